@@ -1,0 +1,36 @@
+//! notp: a distributed-systems kernel — consistent hash ring, vector clocks,
+//! and (in later layers) a signed full-mesh network, GenServers and gossip —
+//! wire-compatible with the JavaScript notp 2.0.1.
+//!
+//! This crate is the engine behind three front doors: the Rust API (this
+//! crate), the C ABI (`include/libnotp.h`, module [`capi`]) and the Node.js
+//! package (`require("notp")`, in `bindings/node`).
+//!
+//! ```
+//! use notp::{CHash, Node, VectorClock};
+//!
+//! let mut ring = CHash::new(3, 2);
+//! ring.insert(Node::new("foo", "localhost", 7022), None).unwrap();
+//! ring.insert(Node::new("bar", "localhost", 7023), None).unwrap();
+//! let owner = ring.find("some key").unwrap();
+//! assert!(owner.id() == "foo" || owner.id() == "bar");
+//!
+//! let mut clock = VectorClock::new();
+//! clock.increment("actor");
+//! assert_eq!(clock.count("actor"), Some(1));
+//! ```
+
+pub mod capi;
+pub mod clock;
+mod error;
+mod js_order;
+mod node;
+pub mod ring;
+
+pub use clock::{now_micros, ClockEntry, TrimOptions, VectorClock};
+pub use error::Error;
+pub use node::Node;
+pub use ring::CHash;
+
+/// The crate version, as `major.minor.patch`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

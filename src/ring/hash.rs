@@ -1,0 +1,67 @@
+//! Ring positions: `base64(SHA-256(text))`, compared as strings.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Length of a ring position: 32 bytes of SHA-256 in padded base64.
+pub const HASH_LEN: usize = 44;
+
+/// The ring position of `data`: `base64(sha256(data))`, on the stack.
+#[inline]
+pub fn hash_key(data: &[u8]) -> [u8; HASH_LEN] {
+    let digest = Sha256::digest(data);
+    let mut out = [0u8; HASH_LEN];
+    // 32 bytes always encode to exactly 44 base64 characters.
+    let written = STANDARD.encode_slice(digest, &mut out).unwrap_or(0);
+    debug_assert_eq!(written, HASH_LEN);
+    out
+}
+
+/// The ring position of the `n`-th (1-based) virtual node of node `id`:
+/// `base64(sha256(id + "_" + n))`.
+pub fn vnode_key(id: &str, n: u32) -> String {
+    let name = format!("{id}_{n}");
+    let key = hash_key(name.as_bytes());
+    // base64 output is ASCII.
+    String::from_utf8_lossy(&key).into_owned()
+}
+
+/// The first eight bytes of a key, big-endian, zero-padded: comparing these
+/// first settles almost every comparison in a binary search with one
+/// integer compare.
+#[inline]
+pub(crate) fn prefix(key: &[u8]) -> u64 {
+    let mut p = [0u8; 8];
+    let n = key.len().min(8);
+    p[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_keys_of_foo() {
+        assert_eq!(
+            vnode_key("foo", 1),
+            "kzMt7C+SJZbxNQmrL3vhpfJ+a0RgPiGlRhrxwS57RWI="
+        );
+        assert_eq!(
+            vnode_key("foo", 2),
+            "kL2YfHLEuxHGaEz4nOxWYyPSiFlGBsFMzoYDXXxuXK0="
+        );
+        assert_eq!(
+            vnode_key("foo", 3),
+            "avmox6bKHfmLdzmObwjwIrh2WC6XM471ods56FWbDo0="
+        );
+    }
+
+    #[test]
+    fn prefix_orders_like_the_bytes() {
+        assert!(prefix(b"Ab") < prefix(b"Ac"));
+        assert!(prefix(b"A") < prefix(b"A+"));
+        assert_eq!(prefix(b"abcdefghij"), prefix(b"abcdefghzz"));
+    }
+}
