@@ -26,6 +26,7 @@ mod error;
 mod js_order;
 mod node;
 pub mod ring;
+pub mod wire;
 
 pub use clock::{now_micros, ClockEntry, TrimOptions, VectorClock};
 pub use error::Error;
