@@ -23,7 +23,9 @@
 pub mod capi;
 pub mod clock;
 mod error;
+pub mod gen_server;
 mod js_order;
+pub mod net;
 mod node;
 pub mod ring;
 pub mod wire;

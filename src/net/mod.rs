@@ -1,0 +1,20 @@
+//! The network kernel (PROTOCOL §1–2): a listener, one outbound connection
+//! per peer with an ordered, bounded queue of signed frames, and routing of
+//! calls, casts, replies and pings. All I/O of the engine lives here.
+
+mod error;
+mod inbound;
+mod kernel;
+mod options;
+mod payload;
+mod sink;
+mod skip;
+mod tag;
+
+pub use error::{error_value, CallError, NetError};
+pub use kernel::{From, Kernel, Message};
+pub use options::KernelOptions;
+pub use payload::Payload;
+pub use sink::{Sink, SinkState};
+pub use skip::Skip;
+pub use tag::random_hex;

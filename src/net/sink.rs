@@ -1,0 +1,253 @@
+//! Outbound connections ("sinks"): one per peer, carrying every message this
+//! node sends to it. Frames are serialised and signed when queued, so what
+//! is flushed later is exactly what was signed (the original signs at
+//! enqueue but serialises at flush, and loses messages to that).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::Node;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SinkState {
+    Connecting = 0,
+    Active = 1,
+    /// Stopped, or gave up after `max_retries`.
+    Closed = 2,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    frames: VecDeque<Bytes>,
+    /// Frames dropped because the queue was full.
+    dropped: u64,
+    /// Flush what is queued, then close.
+    closing: bool,
+    /// Close now, dropping what is queued.
+    forced: bool,
+}
+
+/// The sending side of a connection to one peer.
+#[derive(Debug)]
+pub struct Sink {
+    node: Node,
+    queue: Mutex<Queue>,
+    wake: Notify,
+    state: AtomicU8,
+    connected: Notify,
+    max_queue: usize,
+}
+
+impl Sink {
+    pub(crate) fn new(node: Node, max_queue: usize) -> Arc<Sink> {
+        Arc::new(Sink {
+            node,
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            state: AtomicU8::new(SinkState::Connecting as u8),
+            connected: Notify::new(),
+            max_queue: max_queue.max(1),
+        })
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    pub fn state(&self) -> SinkState {
+        match self.state.load(Ordering::Acquire) {
+            1 => SinkState::Active,
+            2 => SinkState::Closed,
+            _ => SinkState::Connecting,
+        }
+    }
+
+    /// Frames waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.lock().frames.len()
+    }
+
+    pub fn max_queue(&self) -> usize {
+        self.max_queue
+    }
+
+    /// Frames dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// Whether nothing is waiting to be written.
+    pub fn idle(&self) -> bool {
+        self.queued() == 0
+    }
+
+    /// Queues a complete frame; when the queue is full the oldest frame is
+    /// dropped. Returns false when the connection is closed.
+    pub fn send(&self, frame: Bytes) -> bool {
+        {
+            let mut q = self.lock();
+            if q.closing || self.state() == SinkState::Closed {
+                return false;
+            }
+            if q.frames.len() >= self.max_queue {
+                q.frames.pop_front();
+                q.dropped += 1;
+            }
+            q.frames.push_back(frame);
+        }
+        self.wake.notify_one();
+        true
+    }
+
+    /// Closes the connection: gracefully (after writing what is queued) or
+    /// at once.
+    pub fn close(&self, force: bool) {
+        {
+            let mut q = self.lock();
+            q.closing = true;
+            if force {
+                q.forced = true;
+                q.frames.clear();
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Resolves once the connection is established (or closed for good).
+    pub async fn wait_connected(&self) {
+        loop {
+            let notified = self.connected.notified();
+            if self.state() != SinkState::Connecting {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding this lock cannot leave the queue
+        // inconsistent (every critical section is a few field updates).
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set_state(&self, s: SinkState) {
+        self.state.store(s as u8, Ordering::Release);
+        if s != SinkState::Connecting {
+            self.connected.notify_waiters();
+        }
+    }
+
+    /// Closed at once, or closed gracefully with nothing left to write.
+    fn finished(&self) -> bool {
+        let q = self.lock();
+        q.forced || (q.closing && q.frames.is_empty())
+    }
+
+    /// Takes everything queued, or learns that the sink is to close.
+    fn take(&self) -> Result<Vec<Bytes>, bool> {
+        let mut q = self.lock();
+        if q.forced || (q.closing && q.frames.is_empty()) {
+            return Err(q.forced);
+        }
+        Ok(q.frames.drain(..).collect())
+    }
+
+    /// Connects, reconnecting every `retry` until `max_retries` failures in
+    /// a row, and writes queued frames in order.
+    pub(crate) async fn run(self: Arc<Self>, retry: Duration, max_retries: Option<u32>) {
+        let mut failures = 0u32;
+        loop {
+            if self.finished() {
+                break;
+            }
+            match TcpStream::connect((self.node.host(), self.node.port())).await {
+                Ok(stream) => {
+                    failures = 0;
+                    let _ = stream.set_nodelay(true);
+                    self.set_state(SinkState::Active);
+                    tracing::debug!(peer = %self.node, "connected");
+                    let closed = self.pump(stream).await;
+                    if closed {
+                        break;
+                    }
+                    self.set_state(SinkState::Connecting);
+                    tracing::debug!(peer = %self.node, "connection lost; reconnecting");
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::debug!(peer = %self.node, error = %e, failures, "connect failed");
+                    if max_retries.is_some_and(|m| failures > m) {
+                        tracing::warn!(peer = %self.node, "giving up after {failures} attempts");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = self.wake_on_force() => {}
+            }
+        }
+        self.set_state(SinkState::Closed);
+        self.lock().frames.clear();
+    }
+
+    async fn wake_on_force(&self) {
+        loop {
+            let notified = self.wake.notified();
+            if self.lock().forced {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Writes frames as they are queued, until the socket fails (false) or
+    /// the sink is closed (true). Peers never write on this connection; its
+    /// read side only tells us when the peer goes away.
+    async fn pump(&self, stream: TcpStream) -> bool {
+        let (mut rd, mut wr) = stream.into_split();
+        let mut scratch = [0u8; 512];
+        let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+        loop {
+            let notified = self.wake.notified();
+            match self.take() {
+                Err(_) => {
+                    let _ = wr.shutdown().await;
+                    return true;
+                }
+                Ok(frames) if !frames.is_empty() => {
+                    batch.clear();
+                    for f in &frames {
+                        batch.extend_from_slice(f);
+                    }
+                    if let Err(e) = wr.write_all(&batch).await {
+                        tracing::debug!(peer = %self.node, error = %e, "write failed");
+                        return false;
+                    }
+                    if batch.capacity() > 1024 * 1024 {
+                        batch = Vec::with_capacity(64 * 1024);
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            tokio::select! {
+                _ = notified => {}
+                r = rd.read(&mut scratch) => {
+                    if matches!(r, Ok(0) | Err(_)) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+use std::time::{Duration, Instant};
+
+/// How long one random prefix is used before it is renewed.
+const PREFIX_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Reply tags as the original makes them: 48 random hex characters (24
+/// bytes) followed by a counter in lowercase hex; the prefix is renewed hourly
+/// and the counter restarts.
+#[derive(Debug)]
+pub struct TagGenerator {
+    prefix: String,
+    counter: u64,
+    born: Instant,
+}
+
+impl Default for TagGenerator {
+    fn default() -> Self {
+        TagGenerator {
+            prefix: random_hex(24),
+            counter: 0,
+            born: Instant::now(),
+        }
+    }
+}
+
+impl TagGenerator {
+    pub fn next_tag(&mut self) -> String {
+        if self.born.elapsed() >= PREFIX_LIFETIME {
+            *self = TagGenerator::default();
+        }
+        let tag = format!("{}{:x}", self.prefix, self.counter);
+        self.counter += 1;
+        tag
+    }
+}
+
+/// `n` random bytes as lowercase hex (stream ids, tag prefixes).
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    // getrandom(2) does not fail on the platforms we build for; should it
+    // ever, tags stay unique through their counter and only stream ids lose
+    // their randomness.
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_a_random_prefix_and_a_hex_counter() {
+        let mut g = TagGenerator::default();
+        let a = g.next_tag();
+        assert_eq!(a.len(), 49);
+        assert!(a.ends_with('0'));
+        for _ in 0..9 {
+            g.next_tag();
+        }
+        let b = g.next_tag();
+        assert_eq!(&a[..48], &b[..48]);
+        assert!(b.ends_with('a'));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(TagGenerator::default().next_tag(), a);
+    }
+}
