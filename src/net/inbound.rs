@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::kernel::{stopped, Kernel, Route};
+use super::kernel::{stopped, Backlog, Kernel, Route};
 use super::{error_value, Payload};
 use crate::wire::{self, buffer, js_json, DropReason, Envelope, FrameDecoder, FrameType, Sender};
 
@@ -77,7 +77,14 @@ pub(crate) async fn serve(
                     Ok(0) | Err(_) => break,
                     Ok(_) => loop {
                         match decoder.next_frame() {
-                            Ok(Some(frame)) => conn.frame(&frame),
+                            Ok(Some(frame)) => {
+                                if let Some(backlog) = conn.frame(&frame) {
+                                    tokio::select! {
+                                        _ = stopped(&mut shutdown) => break 'conn,
+                                        _ = backlog.deliver() => {}
+                                    }
+                                }
+                            }
                             Ok(None) => break,
                             Err(e) => {
                                 conn.kernel.inner.skips.record("FRAME_TOO_LARGE", format!("{e}; closing the connection"), Some(peer));
@@ -104,13 +111,19 @@ impl Conn {
             .record(code, detail, Some(self.peer));
     }
 
-    fn frame(&mut self, frame: &[u8]) {
+    fn frame(&mut self, frame: &[u8]) -> Option<Backlog> {
         let env = match wire::decode(frame, self.kernel.inner.signer.as_ref()) {
             Ok(env) => env,
-            Err(reason) => return self.skip(reason.code(), reason.to_string()),
+            Err(reason) => {
+                self.skip(reason.code(), reason.to_string());
+                return None;
+            }
         };
         match env.frame_type {
-            FrameType::Ping => self.kernel.pong(&env),
+            FrameType::Ping => {
+                self.kernel.pong(&env);
+                None
+            }
             FrameType::Message => self.message(env),
         }
     }
@@ -125,83 +138,75 @@ impl Conn {
         }
     }
 
-    fn message(&mut self, env: Envelope) {
-        let Some(target) = env.id.clone() else { return };
+    fn message(&mut self, env: Envelope) -> Option<Backlog> {
+        let target = env.id.clone()?;
         let route = self.route(&env.from);
         let Some(stream_id) = env.stream_id().map(str::to_owned) else {
             // A single message.
-            let result = match env.error() {
-                Some(error) => Err(error.clone()),
-                None => match env.data_value() {
-                    Ok(v) => Ok(Payload::from_wire(v)),
-                    Err(e) => {
-                        return self.skip(
-                            DropReason::MalformedJson(String::new()).code(),
-                            e.to_string(),
-                        )
-                    }
-                },
+            let result = match (env.error(), env.data_value()) {
+                (Some(error), _) => Err(error.clone()),
+                (None, Ok(v)) => Ok(Payload::from_wire(v)),
+                (None, Err(e)) => {
+                    self.skip(
+                        DropReason::MalformedJson(String::new()).code(),
+                        e.to_string(),
+                    );
+                    return None;
+                }
             };
-            self.kernel.dispatch(
+            let peer = Some(self.peer);
+            return self.kernel.dispatch(
                 &target,
                 env.tag.as_deref(),
                 &env.from,
                 result,
                 route,
-                Some(self.peer),
+                peer,
             );
-            return;
         };
         let chunk = match chunk_bytes(&env) {
             Ok(c) => c,
-            Err(e) => return self.skip("MALFORMED_JSON", e),
+            Err(e) => {
+                self.skip("MALFORMED_JSON", e);
+                return None;
+            }
         };
         let limit = self.kernel.inner.opts.max_stream_bytes;
+        if self.partial_bytes + chunk.len() > limit {
+            self.skip(
+                "STREAM_TOO_LARGE",
+                format!("stream {stream_id} for {target} exceeds {limit} bytes"),
+            );
+            if let Some(p) = self.partials.remove(&stream_id) {
+                self.partial_bytes -= p.body.len();
+                self.refuse(&p, "Stream exceeds the receiver's limit.");
+            }
+            return None;
+        }
         let partial = self
             .partials
             .entry(stream_id.clone())
             .or_insert_with(|| Partial {
-                target: target.clone(),
+                target,
                 tag: env.tag.clone(),
                 from: env.from.clone(),
                 body: Vec::new(),
                 started: Instant::now(),
             });
-        if self.partial_bytes + chunk.len() > limit {
-            let p = self.partials.remove(&stream_id);
-            if let Some(p) = &p {
-                self.partial_bytes -= p.body.len();
-            }
-            self.skip(
-                "STREAM_TOO_LARGE",
-                format!("stream {stream_id} for {target} exceeds {limit} bytes"),
-            );
-            if let Some(p) = p {
-                self.refuse(&p, "Stream exceeds the receiver's limit.");
-            }
-            return;
-        }
         partial.body.extend_from_slice(&chunk);
         self.partial_bytes += chunk.len();
         if !env.done() {
-            return;
+            return None;
         }
-        let Some(p) = self.partials.remove(&stream_id) else {
-            return;
-        };
+        let p = self.partials.remove(&stream_id)?;
         self.partial_bytes -= p.body.len();
         let result = match env.error() {
             Some(error) => Err(error.clone()),
             None => Ok(Payload::Bytes(p.body.into())),
         };
-        self.kernel.dispatch(
-            &p.target,
-            p.tag.as_deref(),
-            &p.from,
-            result,
-            route,
-            Some(self.peer),
-        );
+        let peer = Some(self.peer);
+        self.kernel
+            .dispatch(&p.target, p.tag.as_deref(), &p.from, result, route, peer)
     }
 
     /// Drops streams that have not finished in time, answering the ones a

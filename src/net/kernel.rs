@@ -188,9 +188,9 @@ impl Kernel {
         if let Some(s) = sinks.get(node.id()) {
             return Some(s.clone());
         }
-        let sink = Sink::new(node.clone(), self.inner.opts.max_queue);
-        sinks.insert(node.id().to_owned(), sink.clone());
         let opts = &self.inner.opts;
+        let sink = Sink::new(node.clone(), opts.max_queue, opts.max_queue_bytes);
+        sinks.insert(node.id().to_owned(), sink.clone());
         self.inner
             .runtime
             .spawn(sink.clone().run(opts.retry, opts.max_retries));
@@ -450,7 +450,7 @@ impl Kernel {
         match &from.route {
             Route::Local => {
                 let result = result.cloned().map_err(Clone::clone);
-                self.dispatch(
+                let _ = self.dispatch(
                     tag,
                     None,
                     &Sender::from(&self.inner.node),
@@ -497,11 +497,15 @@ impl Kernel {
 
     fn deliver_local(&self, target: &str, tag: Option<&str>, result: Result<Payload, Value>) {
         let me = Sender::from(&self.inner.node);
-        self.dispatch(target, tag, &me, result, Route::Local, None);
+        // Local messages never wait: a full mailbox refuses them.
+        let _ = self.dispatch(target, tag, &me, result, Route::Local, None);
     }
 
     /// Routes a received message (or a local one) to the call awaiting it or
-    /// to a local server.
+    /// to a local server. A message from the network for a server whose
+    /// mailbox is full comes back as a [`Backlog`]: the connection waits for
+    /// room (pushing back on the sender through TCP) instead of losing it.
+    #[must_use]
     pub(crate) fn dispatch(
         &self,
         target: &str,
@@ -510,7 +514,7 @@ impl Kernel {
         result: Result<Payload, Value>,
         route: Route,
         peer: Option<std::net::SocketAddr>,
-    ) {
+    ) -> Option<Backlog> {
         let waiting = lock(&self.inner.pending).remove(target);
         if let Some(p) = waiting {
             let outcome = if sender.id != p.node_id {
@@ -530,7 +534,7 @@ impl Kernel {
                 result.map_err(CallError::Remote)
             };
             let _ = p.tx.send(outcome);
-            return;
+            return None;
         }
         let from = From {
             node: sender.clone(),
@@ -545,7 +549,7 @@ impl Kernel {
                     format!("message for {target} carried an error: {error}"),
                     peer,
                 );
-                return;
+                return None;
             }
         };
         let mailbox = self
@@ -561,7 +565,12 @@ impl Kernel {
                 data,
                 from,
             }) {
-                Ok(()) => return,
+                Ok(()) => return None,
+                Err(mpsc::error::TrySendError::Full(msg))
+                    if !matches!(msg.from.route, Route::Local) =>
+                {
+                    return Some(Backlog { tx, msg });
+                }
                 Err(mpsc::error::TrySendError::Full(m)) => {
                     (m.from, "MAILBOX_FULL", "is overloaded")
                 }
@@ -581,6 +590,7 @@ impl Kernel {
                 tracing::debug!("could not answer {target}: {e}");
             }
         }
+        None
     }
 
     /// Answers a received ping over our own connection to its sender.
@@ -598,6 +608,22 @@ impl Kernel {
             stream::SINGLE,
             Some("\"pong\""),
         ));
+    }
+}
+
+/// A message waiting for room in a full mailbox.
+pub(crate) struct Backlog {
+    tx: mpsc::Sender<Message>,
+    msg: Message,
+}
+
+impl Backlog {
+    /// Waits for room; a server stopped meanwhile loses the message.
+    pub(crate) async fn deliver(self) {
+        let target = self.msg.target.clone();
+        if self.tx.send(self.msg).await.is_err() {
+            tracing::debug!(%target, "server stopped while a message waited for it");
+        }
     }
 }
 

@@ -15,6 +15,9 @@ pub struct KernelOptions {
     /// Frames queued per peer while its connection is down (reference
     /// `maxLen`, 1024); when full, the oldest is dropped.
     pub max_queue: usize,
+    /// Bytes a connected peer's writer may fall behind by (64 MiB); past
+    /// that the oldest frames are dropped.
+    pub max_queue_bytes: usize,
     /// Largest frame accepted (16 MiB); a larger one closes the connection.
     pub max_frame: usize,
     /// Bytes of partially received streamed bodies held per connection
@@ -38,6 +41,7 @@ impl Default for KernelOptions {
             retry: Duration::from_millis(5000),
             max_retries: None,
             max_queue: 1024,
+            max_queue_bytes: 64 * 1024 * 1024,
             max_frame: crate::wire::DEFAULT_MAX_FRAME,
             max_stream_bytes: 64 * 1024 * 1024,
             max_inbound: 1024,

@@ -28,6 +28,8 @@ pub enum SinkState {
 #[derive(Debug, Default)]
 struct Queue {
     frames: VecDeque<Bytes>,
+    /// Bytes held in `frames`.
+    bytes: usize,
     /// Frames dropped because the queue was full.
     dropped: u64,
     /// Flush what is queued, then close.
@@ -45,10 +47,11 @@ pub struct Sink {
     state: AtomicU8,
     connected: Notify,
     max_queue: usize,
+    max_bytes: usize,
 }
 
 impl Sink {
-    pub(crate) fn new(node: Node, max_queue: usize) -> Arc<Sink> {
+    pub(crate) fn new(node: Node, max_queue: usize, max_bytes: usize) -> Arc<Sink> {
         Arc::new(Sink {
             node,
             queue: Mutex::new(Queue::default()),
@@ -56,6 +59,7 @@ impl Sink {
             state: AtomicU8::new(SinkState::Connecting as u8),
             connected: Notify::new(),
             max_queue: max_queue.max(1),
+            max_bytes: max_bytes.max(1),
         })
     }
 
@@ -90,18 +94,31 @@ impl Sink {
         self.queued() == 0
     }
 
-    /// Queues a complete frame; when the queue is full the oldest frame is
-    /// dropped. Returns false when the connection is closed.
+    /// Queues a complete frame. While the peer is unreachable at most
+    /// `max_queue` frames wait (the reference's `maxLen`); while connected,
+    /// the writer may fall behind by up to `max_bytes`. Past either bound the
+    /// oldest frames are dropped (and counted). Returns false when the
+    /// connection is closed.
     pub fn send(&self, frame: Bytes) -> bool {
         {
             let mut q = self.lock();
             if q.closing || self.state() == SinkState::Closed {
                 return false;
             }
-            if q.frames.len() >= self.max_queue {
-                q.frames.pop_front();
+            let active = self.state() == SinkState::Active;
+            while !q.frames.is_empty()
+                && if active {
+                    q.bytes + frame.len() > self.max_bytes
+                } else {
+                    q.frames.len() >= self.max_queue
+                }
+            {
+                if let Some(old) = q.frames.pop_front() {
+                    q.bytes -= old.len();
+                }
                 q.dropped += 1;
             }
+            q.bytes += frame.len();
             q.frames.push_back(frame);
         }
         self.wake.notify_one();
@@ -117,6 +134,7 @@ impl Sink {
             if force {
                 q.forced = true;
                 q.frames.clear();
+                q.bytes = 0;
             }
         }
         self.wake.notify_one();
@@ -158,6 +176,7 @@ impl Sink {
         if q.forced || (q.closing && q.frames.is_empty()) {
             return Err(q.forced);
         }
+        q.bytes = 0;
         Ok(q.frames.drain(..).collect())
     }
 
@@ -197,7 +216,9 @@ impl Sink {
             }
         }
         self.set_state(SinkState::Closed);
-        self.lock().frames.clear();
+        let mut q = self.lock();
+        q.frames.clear();
+        q.bytes = 0;
     }
 
     async fn wake_on_force(&self) {

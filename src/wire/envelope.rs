@@ -204,20 +204,19 @@ const CHECKSUM_PREFIX: &str = "{\"checkSum\":\"";
 /// the way a JavaScript receiver would.
 pub fn verify_signed(body: &str, signer: &Signer) -> bool {
     let after = CHECKSUM_PREFIX.len() + CHECKSUM_LEN;
-    if body.len() > after + 1
-        && body.starts_with(CHECKSUM_PREFIX)
-        && &body[after..after + 1] == "\""
-    {
-        let checksum = &body.as_bytes()[CHECKSUM_PREFIX.len()..after];
-        let signed = match &body[after + 1..after + 2] {
-            "," => Some(["{", &body[after + 2..]].concat()),
-            "}" => Some("{}".to_owned()),
+    // Byte-wise: the body is untrusted and may put a multi-byte character
+    // anywhere.
+    let bytes = body.as_bytes();
+    if bytes.len() > after + 1 && body.starts_with(CHECKSUM_PREFIX) && bytes[after] == b'"' {
+        let checksum = &bytes[CHECKSUM_PREFIX.len()..after];
+        let rest = &bytes[after + 1..];
+        let signed: Option<[&[u8]; 2]> = match rest.first() {
+            Some(b',') => Some([b"{", &rest[1..]]),
+            Some(b'}') => Some([b"{", b"}"]),
             _ => None,
         };
-        if let Some(signed) = signed {
-            if signer.verify(signed.as_bytes(), checksum) {
-                return true;
-            }
+        if signed.is_some_and(|parts| signer.verify_parts(&parts, checksum)) {
+            return true;
         }
     }
     verify_reserialised(body, signer)
@@ -329,5 +328,46 @@ pub mod stream {
         js_json::write_value(&mut out, error);
         out.push('}');
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multibyte_text_where_the_checksum_should_be_is_refused_not_a_panic() {
+        let signer = Signer::new(b"cookie");
+        let body = format!("{CHECKSUM_PREFIX}{}\"}}", "é".repeat(40));
+        assert!(!verify_signed(&body, &signer));
+        let frame = format!("{{\"type\":\"message\",\"data\":{body}}}");
+        assert_eq!(
+            decode(frame.as_bytes(), Some(&signer)).unwrap_err(),
+            DropReason::InvalidChecksum
+        );
+    }
+
+    #[test]
+    fn unsigned_nodes_accept_unsigned_frames() {
+        let mut out = vec![];
+        encode(
+            &Outgoing {
+                frame_type: FrameType::Message,
+                id: Some("srv"),
+                tag: None,
+                from: r#"{"id":"a","host":"h","port":1}"#,
+                stream: stream::SINGLE,
+                data: Some("1"),
+            },
+            None,
+            &mut out,
+        );
+        let env = decode(&out[..out.len() - 1], None).unwrap();
+        assert_eq!(env.id.as_deref(), Some("srv"));
+        assert!(!out.windows(8).any(|w| w == b"checkSum"));
+        assert_eq!(
+            decode(&out[..out.len() - 1], Some(&Signer::new(b"k"))).unwrap_err(),
+            DropReason::InvalidChecksum
+        );
     }
 }

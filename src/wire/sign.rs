@@ -36,19 +36,27 @@ impl Signer {
 
     /// The lowercase-hex HMAC of `text`.
     pub fn sign(&self, text: &[u8]) -> [u8; CHECKSUM_LEN] {
+        self.sign_parts(&[text])
+    }
+
+    /// The HMAC of the concatenation of `parts`, without concatenating.
+    pub fn sign_parts(&self, parts: &[&[u8]]) -> [u8; CHECKSUM_LEN] {
         let mut mac = self.keyed.clone();
-        mac.update(text);
+        for p in parts {
+            mac.update(p);
+        }
         hex(&mac.finalize().into_bytes())
     }
 
     /// Whether `checksum` (hex, as received) is the HMAC of `text`, compared
     /// in constant time.
     pub fn verify(&self, text: &[u8], checksum: &[u8]) -> bool {
-        if checksum.len() != CHECKSUM_LEN {
-            return false;
-        }
-        let want = self.sign(text);
-        constant_time_eq(&want, checksum)
+        self.verify_parts(&[text], checksum)
+    }
+
+    /// [`verify`](Self::verify) over the concatenation of `parts`.
+    pub fn verify_parts(&self, parts: &[&[u8]], checksum: &[u8]) -> bool {
+        checksum.len() == CHECKSUM_LEN && constant_time_eq(&self.sign_parts(parts), checksum)
     }
 }
 

@@ -1,0 +1,216 @@
+//! Kernel throughput and latency between two processes on loopback:
+//! `cargo bench --bench net`. Prints one line per figure.
+//!
+//! The parent starts a client kernel and re-runs this binary as the server
+//! process (`--serve <client port>`), which answers on stdout with its kernel
+//! port and a raw TCP echo port (the physical floor).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notp::gen_server::{self, GenServer};
+use notp::net::{Kernel, KernelOptions, Payload};
+use notp::Node;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const SEQUENTIAL: usize = 10_000;
+const IN_FLIGHT: usize = 64;
+
+fn opts() -> KernelOptions {
+    KernelOptions {
+        retry: Duration::from_millis(50),
+        ..KernelOptions::default()
+    }
+    .with_cookie("cookie")
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match args.iter().position(|a| a == "--serve") {
+        Some(i) => {
+            let client_port: u16 = args
+                .get(i + 1)
+                .and_then(|p| p.parse().ok())
+                .expect("client port");
+            rt.block_on(serve(client_port));
+        }
+        // `cargo bench` passes `--bench`; any other filter is ignored.
+        None => rt.block_on(client()),
+    }
+}
+
+async fn serve(client_port: u16) {
+    let k = Kernel::start(Node::new("server", "127.0.0.1", 0), opts())
+        .await
+        .expect("server kernel");
+    let raw = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("raw listener");
+    let raw_port = raw.local_addr().expect("raw addr").port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = raw.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut b = [0u8; 64];
+                while let Ok(n) = s.read(&mut b).await {
+                    if n == 0 || s.write_all(&b[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let mut count = 0u64;
+    GenServer::start(&k, "bench")
+        .expect("server name")
+        .spawn(move |req| match req.event.as_str() {
+            "echo" => Some(req.data.clone()),
+            "cast" => {
+                count += 1;
+                None
+            }
+            "count" => Some(Payload::Json(json!(count))),
+            _ => None,
+        });
+    k.connect(&Node::new("client", "127.0.0.1", client_port))
+        .expect("client node")
+        .wait_connected()
+        .await;
+    println!("{} {raw_port}", k.node().port());
+    std::io::stdout().flush().expect("stdout");
+    // Live until the parent closes our stdin.
+    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let total: Duration = samples.iter().sum();
+    println!(
+        "{what:<34} p50 {:>6.1} µs   p99 {:>6.1} µs   {:>9.0} /s",
+        percentile(&samples, 0.50).as_secs_f64() * 1e6,
+        percentile(&samples, 0.99).as_secs_f64() * 1e6,
+        samples.len() as f64 / total.as_secs_f64()
+    );
+}
+
+async fn client() {
+    let k = Kernel::start(Node::new("client", "127.0.0.1", 0), opts())
+        .await
+        .expect("client kernel");
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(exe)
+        .args(["--serve", &k.node().port().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server process");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("child stdout"))
+        .read_line(&mut line)
+        .expect("server ports");
+    let ports: Vec<u16> = line
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let server = Node::new("server", "127.0.0.1", ports[0]);
+    k.connect(&server)
+        .expect("server node")
+        .wait_connected()
+        .await;
+
+    // The physical floor: 8-byte ping-pong over raw TCP.
+    let mut raw = TcpStream::connect(("127.0.0.1", ports[1]))
+        .await
+        .expect("raw connect");
+    raw.set_nodelay(true).expect("nodelay");
+    let mut samples = Vec::with_capacity(SEQUENTIAL);
+    let mut b = [0u8; 8];
+    for _ in 0..SEQUENTIAL {
+        let t = Instant::now();
+        raw.write_all(b"pingpong").await.expect("raw write");
+        raw.read_exact(&mut b).await.expect("raw read");
+        samples.push(t.elapsed());
+    }
+    report("raw TCP round trip (8 B)", samples);
+
+    for (label, data) in [
+        ("call, sequential, \"hello\"", json!("hello")),
+        ("call, sequential, 4 KiB", json!("x".repeat(4096))),
+    ] {
+        let body = gen_server::body("echo", data);
+        let mut samples = Vec::with_capacity(SEQUENTIAL);
+        for _ in 0..SEQUENTIAL {
+            let t = Instant::now();
+            k.call(&server, "bench", &body, None).await.expect("call");
+            samples.push(t.elapsed());
+        }
+        report(label, samples);
+    }
+
+    let total = 200_000;
+    let body = Arc::new(gen_server::body("echo", json!("hello")));
+    let t = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let (k, server, body) = (k.clone(), server.clone(), body.clone());
+        workers.push(tokio::spawn(async move {
+            for _ in 0..total / IN_FLIGHT {
+                k.call(&server, "bench", &body, None).await.expect("call");
+            }
+        }));
+    }
+    for w in workers {
+        w.await.expect("worker");
+    }
+    println!(
+        "{:<34} {:>9.0} calls/s",
+        format!("call, {IN_FLIGHT} in flight, \"hello\""),
+        total as f64 / t.elapsed().as_secs_f64()
+    );
+
+    let mut sent = 0u64;
+    for (label, data, n) in [
+        ("cast, \"hello\"", json!("hello"), 1_000_000u64),
+        ("cast, 4 KiB", json!("x".repeat(4096)), 200_000),
+    ] {
+        let body = gen_server::body("cast", data);
+        let t = Instant::now();
+        for _ in 0..n {
+            k.cast(&server, "bench", &body);
+        }
+        sent += n;
+        // Casts and this call share one ordered connection: when the count
+        // comes back, every cast has been handled.
+        let got = loop {
+            let count = gen_server::call(&k, &server, "bench", "count", Value::Null, None)
+                .await
+                .expect("count");
+            let got = count.as_json().and_then(Value::as_u64).unwrap_or(0);
+            if got >= sent {
+                break got;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let dropped = sent - got.min(sent);
+        println!(
+            "{label:<34} {:>9.0} casts/s (handled by the server; {dropped} dropped)",
+            n as f64 / t.elapsed().as_secs_f64()
+        );
+    }
+    drop(child.stdin.take());
+    let _ = child.wait();
+    k.stop();
+}
