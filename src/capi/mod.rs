@@ -1,1 +1,37 @@
-//! The C ABI (see `include/libnotp.h`).
+//! The C ABI: `extern "C"` functions over the engine's values, declared in
+//! `include/libnotp.h` (generated from this module by `build.rs`).
+//!
+//! The header's preamble (in `cbindgen.toml`) states the contract every
+//! function here relies on: pointers are NULL or valid, handles are used by
+//! one thread at a time, borrowed nodes die with their owner's next change.
+//! NULL and bad UTF-8 are checked; a dangling pointer cannot be.
+//!
+//! Each function is a thin translation: read the arguments through `args`,
+//! call the engine, write the answer, all inside `status::guard`, which
+//! turns errors and panics into a `notp_status_t` and a message.
+
+// The safety contract is the same for every function and is stated once, in
+// the header preamble, rather than in a `# Safety` section on each.
+#![allow(clippy::missing_safety_doc)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod args;
+mod status;
+
+// The header lists functions in the order of these modules.
+pub mod library;
+
+pub mod node;
+
+pub mod chash;
+
+pub mod node_list;
+
+pub mod ring_iter;
+
+pub mod vclock;
+
+pub use node_list::NodeList;
+pub use status::Status;
+pub use vclock::{CClockEntry, CTrimOptions};

@@ -1,0 +1,129 @@
+//! Reading what C hands over and handing values back. Every raw pointer
+//! goes through one of these, so NULL checks, UTF-8 checks and their
+//! messages are written once.
+//!
+//! The lifetimes these functions answer are unbounded: they are as long as
+//! the caller keeps its side of the header's contract, which is exactly what
+//! each function's `# Safety` says.
+
+use std::borrow::Cow;
+use std::ffi::{c_char, CStr, CString};
+use std::mem::MaybeUninit;
+
+use super::status::{drop_quietly, Failure, Status};
+
+/// Borrows a handle.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T` that nothing mutates meanwhile.
+pub(crate) unsafe fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Failure> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null(name))
+}
+
+/// Borrows a handle for mutation.
+///
+/// # Safety
+/// `ptr` is NULL or points to a live `T` that nothing else uses meanwhile.
+pub(crate) unsafe fn handle_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Failure> {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::null(name))
+}
+
+/// Reads a NUL-terminated UTF-8 string.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: not NULL, and NUL-terminated by this function's contract.
+    let raw = unsafe { CStr::from_ptr(ptr) };
+    raw.to_str().map_err(|e| {
+        Failure::new(
+            Status::NOTP_ERR_UTF8,
+            format!("`{name}` is not valid UTF-8: {e}"),
+        )
+    })
+}
+
+/// Reads `len` bytes.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes that outlive `'a`.
+pub(crate) unsafe fn bytes<'a>(
+    ptr: *const u8,
+    len: usize,
+    name: &str,
+) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: not NULL, and `len` bytes long by this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// An out-parameter, possibly uninitialised, to be filled with `write`.
+///
+/// # Safety
+/// `ptr` is NULL or points to writable, suitably aligned room for a `T`.
+pub(crate) unsafe fn out<'a, T>(
+    ptr: *mut T,
+    name: &str,
+) -> Result<&'a mut MaybeUninit<T>, Failure> {
+    // SAFETY: forwarded from this function's contract; `MaybeUninit` makes
+    // no claim about the current content.
+    unsafe { ptr.cast::<MaybeUninit<T>>().as_mut() }.ok_or_else(|| Failure::null(name))
+}
+
+/// Moves a value to the heap for C to own; the matching `_free` takes it
+/// back with [`Box::from_raw`].
+pub(crate) fn give<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Copies text into a NUL-terminated string for C to own; released by
+/// `notp_string_free`.
+pub(crate) fn give_string(text: impl Into<Vec<u8>>) -> Result<*mut c_char, Failure> {
+    CString::new(text)
+        .map(CString::into_raw)
+        .map_err(|_| Failure::invalid("the text holds a NUL byte, which a C string cannot carry"))
+}
+
+/// A signed C `range` as the engine's optional range: zero or negative
+/// means "the default".
+pub(crate) fn range(range: i64) -> Option<usize> {
+    (range > 0).then(|| usize::try_from(range).unwrap_or(usize::MAX))
+}
+
+/// Takes back and drops a value made by [`give`]. NULL is ignored.
+///
+/// # Safety
+/// `ptr` is NULL or came from [`give`] with the same `T` and was not taken
+/// back before.
+pub(crate) unsafe fn take_back<T>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: forwarded from this function's contract.
+        drop_quietly(unsafe { Box::from_raw(ptr) });
+    }
+}
+
+/// The second operand of a call that changes the first (`merge`,
+/// `intersect`). Rust may not hold `&mut` and `&` to one object at once, so
+/// when C passes the same handle twice the operand is a copy.
+///
+/// # Safety
+/// As [`handle`] for `other`; `this` is only compared, never read.
+pub(crate) unsafe fn operand<'a, T: Clone>(
+    this: *const T,
+    other: *const T,
+) -> Result<Cow<'a, T>, Failure> {
+    // SAFETY: forwarded from this function's contract.
+    let value = unsafe { handle(other, "other") }?;
+    Ok(if std::ptr::eq(this, other) {
+        Cow::Owned(value.clone())
+    } else {
+        Cow::Borrowed(value)
+    })
+}
