@@ -1,0 +1,256 @@
+// Type declarations for require("notp"): a drop-in for notp 2.0.1 on a
+// native engine.
+
+/** A ring key: text, or raw bytes (hashed as they are). */
+export type RingKey = string | Uint8Array | ArrayBufferView;
+
+/** Anything with `id()`, `host()` and `port()` methods, like a `Node`. */
+export interface NodeLike {
+  id(): string;
+  host(): string;
+  port(): number;
+}
+
+/** A node's JSON form. */
+export interface NodeJSON {
+  id: string;
+  host: string;
+  port: number;
+}
+
+/** A member of the cluster: a unique id and the address it listens on. */
+export class Node implements NodeLike {
+  constructor(id: string, host?: string, port?: number);
+  /** Getter/setter; sets only when given a string. */
+  id(id?: string): string;
+  /** Getter/setter; sets only when given a string. */
+  host(host?: string): string;
+  /** Getter/setter; sets only when given a number. */
+  port(port?: number): number;
+  /** Same id, host and port. */
+  equals(node: NodeLike): boolean;
+  /** `{id, host, port}` (a fresh object). */
+  toJSON(fast?: boolean): NodeJSON;
+  static from(data: NodeJSON): Node;
+}
+
+/** A ring's JSON form: virtual nodes in ascending key order. */
+export interface CHashJSON {
+  rfactor: number;
+  pfactor: number;
+  tree: Array<{ key: string; value: NodeJSON }>;
+}
+
+/**
+ * A cursor over a ring's virtual nodes in key order. It reads a snapshot
+ * of the ring taken when it was created: later changes to the ring do not
+ * move it or change what it reads.
+ */
+export interface RingIterator {
+  /** Whether the cursor is on a virtual node. */
+  readonly valid: boolean;
+  /** The virtual node's key: base64(sha256(id + "_" + n)). */
+  readonly key: string | undefined;
+  /** The node behind the virtual node. */
+  readonly value: Node | undefined;
+  /** Position in the ring; the ring's size when not valid. */
+  readonly index: number;
+  readonly hasNext: boolean;
+  readonly hasPrev: boolean;
+  /** Moves to the next virtual node (past the last: not valid). */
+  next(): void;
+  /** Moves to the previous virtual node (before the first: not valid). */
+  prev(): void;
+  /** An independent cursor at the same position. */
+  clone(): RingIterator;
+}
+
+/**
+ * Consistent hash ring, placement-identical to notp 2.0.1. Each node owns
+ * `weight` virtual nodes (default `rfactor`); a key belongs to the first
+ * virtual node after base64(sha256(key)). Mutators return `this`.
+ *
+ * Lookups answer one shared `Node` object per node until the ring next
+ * changes; treat them as read-only.
+ *
+ * Throws `TypeError("node must be a Node")` for anything that is not a
+ * `NodeLike` with a string id, `TypeError` for keys that are neither
+ * strings nor bytes, and `RangeError`/`TypeError` naming `weight` or
+ * `range` for counts that are not (positive / non-negative) integers.
+ */
+export class CHash {
+  /** Extra arguments are ignored. Defaults: rfactor 3, pfactor 2. */
+  constructor(rfactor?: number, pfactor?: number, ...ignored: unknown[]);
+  /** Adds `node` with `weight` virtual nodes; a known id is left alone. */
+  insert(node: NodeLike, weight?: number): this;
+  remove(node: NodeLike): this;
+  /** Re-inserts `node` with a new weight (it moves last in `weights()`). */
+  update(node: NodeLike, weight: number): this;
+  /** The stored node with `node`'s id, or `def`. */
+  get<D = undefined>(node: NodeLike, def?: D): Node | D;
+  /** The node owning `key` (undefined on an empty ring). */
+  find(key: RingKey): Node | undefined;
+  /** Up to `range` (default pfactor) distinct nodes after `node`, excluding it. */
+  next(node: NodeLike, range?: number): Node[];
+  /** Up to `range` (default pfactor) distinct nodes before `node`, excluding it. */
+  prev(node: NodeLike, range?: number): Node[];
+  /** Up to `range` (default pfactor + 1) distinct nodes from `key`'s owner on. */
+  rangeNext(key: RingKey, range?: number): Node[];
+  /** Up to `range` (default pfactor + 1) distinct nodes before `key`. */
+  rangePrev(key: RingKey, range?: number): Node[];
+  /** Adds every virtual node of `chash` this ring lacks. */
+  merge(chash: CHash): this;
+  /** Keeps only the virtual nodes present in both rings. */
+  intersect(chash: CHash): this;
+  /** Number of virtual nodes. */
+  size(): number;
+  numberNodes(): number;
+  /** Node id -> weight, in the original's order (a fresh Map). */
+  weights(): Map<string, number>;
+  /** The distinct nodes, in the original's order. */
+  nodes(): Node[];
+  isDefined(node: NodeLike): boolean;
+  /** Getter/setter; sets only when given a number. */
+  rfactor(r?: number): number;
+  /** Getter/setter; sets only when given a number. */
+  pfactor(p?: number): number;
+  /** Same virtual nodes pointing at equal nodes (factors not compared). */
+  equals(chash: CHash): boolean;
+  /** A fresh plain object; `JSON.stringify` of it is byte-identical to the original's. */
+  toJSON(fast?: boolean): CHashJSON;
+  /** Replaces this ring; throws an `Error` naming the problem when malformed. */
+  fromJSON(json: CHashJSON | CHash): this;
+  /** A cursor on the first virtual node. */
+  begin(): RingIterator;
+  /** A cursor on the last virtual node. */
+  end(): RingIterator;
+  /** A cursor on the virtual node with exactly this key (not valid if none). */
+  iterator(key: string): RingIterator;
+}
+
+/** One actor's state; times are µs since the Unix epoch. */
+export interface ClockEntry {
+  count: number;
+  insert: number;
+  time: number;
+}
+
+/** A vector clock's JSON form. */
+export type VectorClockJSON = Record<string, ClockEntry>;
+
+/** Trimming bounds (µs for times); missing ones take `consts.vclockOpts`. */
+export interface TrimOptions {
+  lowerBound?: number;
+  youngBound?: number;
+  upperBound?: number;
+  oldBound?: number;
+}
+
+/**
+ * Vector clock: actor id -> {count, insert, time}, stamped by the native
+ * µs clock. Mutators return `this`. Actor ids must be strings (TypeError
+ * otherwise); counts and times non-negative integers below 2^53.
+ */
+export class VectorClock {
+  /** Seeds `node` at `count` only when `node` is a string and `count` a number. */
+  constructor(node?: string, count?: number);
+  /** Adds `node` at count 0 (a known actor is left alone). */
+  insert(node: string): this;
+  /** Sets `node`'s count and time (default: now). */
+  update(node: string, count: number, time?: number): this;
+  remove(node: string): this;
+  /** Adds one to `node`'s count (inserting it first) and stamps it now. */
+  increment(node: string): this;
+  /** A copy of `node`'s entry. */
+  get(node: string): ClockEntry | undefined;
+  getCount(node: string): number | undefined;
+  getInsert(node: string): number | undefined;
+  getTimestamp(node: string): number | undefined;
+  has(node: string): boolean;
+  /** Per actor the larger count wins; equal counts keep the later time. */
+  merge(vclock: VectorClock): this;
+  /** Whether this clock has seen everything `vclock` has. */
+  descends(vclock: VectorClock): boolean;
+  equals(vclock: VectorClock): boolean;
+  /** Drops old entries relative to `threshold` (µs since the epoch). */
+  trim(threshold: number, opts?: TrimOptions): this;
+  /** Actor ids, in JSON order (integer-like ids first). */
+  nodes(): string[];
+  size(): number;
+  /** A fresh plain object in the original's key order. */
+  toJSON(fast?: boolean): VectorClockJSON;
+  /** Replaces this clock; throws an `Error` naming the problem when malformed. */
+  fromJSON(json: VectorClockJSON | VectorClock): this;
+  /** Whether `data` is a non-array object. */
+  static validJSON(data: unknown): boolean;
+}
+
+export function createCHash(rfactor?: number, pfactor?: number): CHash;
+export function createVClock(id?: string, count?: number): VectorClock;
+
+/**
+ * The native wall clock: microseconds since the Unix epoch, never going
+ * backwards within the process. A stand-in for node-microtime:
+ * `microtime()` and `microtime.now()` are its `now()`.
+ */
+export interface Microtime {
+  (): number;
+  /** Microseconds since the epoch (same as calling `microtime()`). */
+  now(): number;
+  /** Seconds since the epoch, with microseconds as the fraction. */
+  nowDouble(): number;
+  /** `[seconds, microseconds]` since the epoch. */
+  nowStruct(): [number, number];
+}
+export const microtime: Microtime;
+
+export interface VClockOpts {
+  readonly lowerBound: number;
+  readonly youngBound: number;
+  readonly upperBound: number;
+  readonly oldBound: number;
+}
+
+export interface DTableOpts {
+  readonly writeThreshold: number;
+  readonly autoSave: number;
+  readonly fsyncInterval: number;
+}
+
+/** The reference defaults, deep-frozen. */
+export const consts: {
+  readonly networkHost: string;
+  readonly networkPort: number;
+  readonly kernelOpts: {
+    readonly networkHost: string;
+    readonly networkPort: number;
+    readonly retry: number;
+    readonly tls: null;
+    readonly maxRetries: number;
+    readonly silent: boolean;
+  };
+  readonly connDefaults: { readonly maxLen: number };
+  readonly gossipOpts: {
+    readonly rfactor: number;
+    readonly pfactor: number;
+    readonly interval: number;
+    readonly flushInterval: number;
+    readonly flushPath: string | null;
+    readonly vclockOpts: VClockOpts;
+  };
+  readonly vclockOpts: VClockOpts;
+  readonly chashOpts: { readonly maxCacheSize: number };
+  readonly dtableOpts: DTableOpts;
+  readonly dlmOpts: DTableOpts & {
+    readonly rquorum: number;
+    readonly wquorum: number;
+    readonly minWaitTimeout: number;
+    readonly maxWaitTimeout: number;
+    readonly disk: boolean;
+  };
+  readonly dsemOpts: DTableOpts & {
+    readonly minWaitTimeout: number;
+    readonly maxWaitTimeout: number;
+    readonly disk: boolean;
+  };
+};

@@ -1,0 +1,79 @@
+"use strict";
+
+// Packaging: the tarball `npm pack` makes installs offline into an empty
+// project with no compiler step, and require("notp") works from there.
+
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { execFileSync } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { repoRoot, loadVectors } = require("./support");
+
+const npmEnv = {
+  ...process.env,
+  npm_config_update_notifier: "false",
+  npm_config_fund: "false",
+  npm_config_audit: "false",
+  npm_config_loglevel: "error",
+};
+
+function npm(args, cwd) {
+  return execFileSync("npm", args, { cwd, env: npmEnv, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+test("npm pack, then npm install --offline into an empty project", { timeout: 180_000 }, (t) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "notp-pack-"));
+  t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const packDir = path.join(tmp, "pack");
+  fs.mkdirSync(packDir);
+  const [packed] = JSON.parse(npm(["pack", "--json", "--pack-destination", packDir], repoRoot));
+  const files = packed.files.map((f) => f.path);
+  const addon = "npm/linux-x64-gnu/notp.linux-x64-gnu.node";
+  assert.ok(files.includes(addon), `the tarball carries ${addon}`);
+  for (const f of ["index.js", "index.d.ts", "lib/chash.js", "lib/native.js", "package.json"]) {
+    assert.ok(files.includes(f), f);
+  }
+  for (const f of files) {
+    assert.ok(!/^(src|bindings|target|test|bench|scripts)\//.test(f), `${f} is not shipped`);
+    assert.ok(!/(^|\/)(binding\.gyp|Cargo\.toml|build\.rs)$/.test(f), `${f} is not shipped`);
+  }
+
+  // Nothing may compile at install time, and nothing is fetched.
+  const manifest = JSON.parse(fs.readFileSync(path.join(repoRoot, "package.json"), "utf8"));
+  for (const hook of ["preinstall", "install", "postinstall", "prepare"]) {
+    assert.equal(manifest.scripts?.[hook], undefined, `no ${hook} script`);
+  }
+  for (const deps of ["dependencies", "optionalDependencies", "peerDependencies", "bundleDependencies"]) {
+    assert.equal(manifest[deps], undefined, `no ${deps}`);
+  }
+  assert.notEqual(manifest.gypfile, true);
+
+  // An empty project (its own package.json keeps npm from adopting a
+  // project further up the tree).
+  const app = path.join(tmp, "app");
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, "package.json"), '{"name":"notp-pack-check","private":true}\n');
+  npm(["install", "--offline", "--no-audit", "--no-fund", path.join(packDir, packed.filename)], app);
+  const installed = path.join(app, "node_modules", "notp");
+  assert.ok(fs.existsSync(path.join(installed, addon)));
+
+  // The vector's placement, computed in the installed copy.
+  const vector = loadVectors("chash.json").rings.default_weights;
+  const script = `
+    const notp = require("notp");
+    const assert = require("node:assert/strict");
+    const ring = notp.createCHash(3, 2)
+      .insert(new notp.Node("foo", "localhost", 7022))
+      .insert(new notp.Node("bar", "localhost", 7023))
+      .insert(new notp.Node("baz", "127.0.0.1", 7024));
+    const expected = ${JSON.stringify(vector.keys.map((k) => [k.key, k.find]))};
+    for (const [key, owner] of expected) assert.equal(ring.find(key).id(), owner, key);
+    assert.equal(JSON.stringify(ring.toJSON(true)), ${JSON.stringify(JSON.stringify(vector.toJSON_true))});
+    process.stdout.write(require.resolve("notp"));
+  `;
+  const resolved = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
+  assert.equal(fs.realpathSync(resolved), fs.realpathSync(path.join(installed, "index.js")));
+});
