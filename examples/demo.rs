@@ -17,7 +17,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (id, port) in [("foo", 7022), ("bar", 7023), ("baz", 7024)] {
         ring.insert(Node::new(id, "localhost", port), None)?;
     }
-    println!("   {} nodes, {} virtual nodes", ring.number_nodes(), ring.size());
+    println!(
+        "   {} nodes, {} virtual nodes",
+        ring.number_nodes(),
+        ring.size()
+    );
     for key in ["user:1", "user:2", "order:42", "héllo wörld"] {
         let owner = ring.find(key).map_or("-", |n| n.id());
         let replicas: Vec<&str> = ring.range_next(key, None).iter().map(|n| n.id()).collect();
@@ -29,9 +33,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     a.increment("actor-a").increment("actor-a");
     let mut b = VectorClock::new();
     b.increment("actor-b");
-    println!("   a descends b? {}   b descends a? {}", a.descends(&b), b.descends(&a));
+    println!(
+        "   a descends b? {}   b descends a? {}",
+        a.descends(&b),
+        b.descends(&a)
+    );
     a.merge(&b);
-    println!("   after a.merge(b): a descends b? {}   {} actors", a.descends(&b), a.size());
+    println!(
+        "   after a.merge(b): a descends b? {}   {} actors",
+        a.descends(&b),
+        a.size()
+    );
 
     println!("== Rust: two kernels, a GenServer call across loopback");
     let opts = KernelOptions::default().with_cookie("cookie");
@@ -42,8 +54,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             sink.wait_connected().await;
         }
     }
-    GenServer::start(&bar, "greeter")?.spawn(|req| Some(json!(format!("hello, {}", req.from.node.id)).into()));
-    let answer = gen_server::call(&foo, bar.node(), "greeter", "hello", json!(null), Some(Duration::from_secs(5))).await?;
+    GenServer::start(&bar, "greeter")?
+        .spawn(|req| Some(json!(format!("hello, {}", req.from.node.id)).into()));
+    let answer = gen_server::call(
+        &foo,
+        bar.node(),
+        "greeter",
+        "hello",
+        json!(null),
+        Some(Duration::from_secs(5)),
+    )
+    .await?;
     println!("   foo -> bar/greeter: {:?}", answer.into_json());
     foo.stop();
     bar.stop();
