@@ -47,18 +47,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("== Rust: two kernels, a GenServer call across loopback");
     let opts = KernelOptions::default().with_cookie("cookie");
-    let foo = Kernel::start(Node::new("foo", "127.0.0.1", 0), opts.clone()).await?;
-    let bar = Kernel::start(Node::new("bar", "127.0.0.1", 0), opts).await?;
-    for (from, to) in [(&foo, &bar), (&bar, &foo)] {
+    let k_foo = Kernel::start(Node::new("foo", "127.0.0.1", 0), opts.clone()).await?;
+    let k_bar = Kernel::start(Node::new("bar", "127.0.0.1", 0), opts).await?;
+    for (from, to) in [(&k_foo, &k_bar), (&k_bar, &k_foo)] {
         if let Some(sink) = from.connect(to.node()) {
             sink.wait_connected().await;
         }
     }
-    GenServer::start(&bar, "greeter")?
+    GenServer::start(&k_bar, "greeter")?
         .spawn(|req| Some(json!(format!("hello, {}", req.from.node.id)).into()));
     let answer = gen_server::call(
-        &foo,
-        bar.node(),
+        &k_foo,
+        k_bar.node(),
         "greeter",
         "hello",
         json!(null),
@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     println!("   foo -> bar/greeter: {:?}", answer.into_json());
-    foo.stop();
-    bar.stop();
+    k_foo.stop();
+    k_bar.stop();
     Ok(())
 }
