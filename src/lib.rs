@@ -24,6 +24,7 @@ pub mod capi;
 pub mod clock;
 mod error;
 pub mod gen_server;
+pub mod gossip;
 mod js_order;
 pub mod net;
 mod node;

@@ -1,0 +1,588 @@
+//! Cluster membership by gossip (PROTOCOL §5), as a pure state machine: every
+//! operation and every received message returns the [`Action`]s it wants
+//! performed (connect, send, announce…), and a driver performs them. No
+//! sockets, no timers, so every rule is unit-tested by feeding messages.
+//!
+//! The reference resolves concurrent rings by whole-ring last-write-wins,
+//! which loses concurrent joins: one node meeting seven at once ends with
+//! rings of two, forever, and so does a chain of meets. Two rules, on top of
+//! the reference ones, make every formation converge:
+//!
+//! * A node finishes the meets it starts: it re-sends the `join` (always
+//!   merged by the receiver) on every poll until the met node is in its ring
+//!   and has sent back a ring containing it, within `meet_retries` polls.
+//! * A node that hears gossip from a stranger — a sender missing from its
+//!   ring whose ring lists this node, i.e. a member lost to a race — meets
+//!   it, which merges the two views again. Nodes known to be removed
+//!   (tombstones from local removals, `leave` messages and descendant rings
+//!   that dropped them, kept for `tombstone_polls`) are not met again, so a
+//!   removal is not undone by the removed node's stale gossip.
+//!
+//! Only messages the original accepts are ever sent.
+
+mod message;
+mod random;
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+pub use message::{Kind, RingMessage, MAX_ROUND};
+pub use random::Rng;
+
+use crate::{CHash, Error, Node, TrimOptions, VectorClock};
+
+/// Gossip settings; the reference defaults.
+#[derive(Debug, Clone)]
+pub struct GossipOptions {
+    pub rfactor: u32,
+    pub pfactor: u32,
+    /// Poll period in ms (1000).
+    pub interval: u64,
+    /// Flush period in ms (1000).
+    pub flush_interval: u64,
+    /// Where to persist the ring; `None` (the default) keeps it in memory.
+    pub flush_path: Option<std::path::PathBuf>,
+    pub trim: TrimOptions,
+    /// Polls during which an unfinished meet is retried (30).
+    pub meet_retries: u32,
+    /// Polls a removal is remembered for, so that a concurrent ring still
+    /// holding the node does not bring it back (600).
+    pub tombstone_polls: u32,
+}
+
+impl Default for GossipOptions {
+    fn default() -> Self {
+        GossipOptions {
+            rfactor: 3,
+            pfactor: 2,
+            interval: 1000,
+            flush_interval: 1000,
+            flush_path: None,
+            trim: TrimOptions::default(),
+            meet_retries: 30,
+            tombstone_polls: 600,
+        }
+    }
+}
+
+/// What the state machine asks its driver to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open (or keep) the connection to a node.
+    Connect(Node),
+    /// Close the connection to a node.
+    Disconnect { node: Node, force: bool },
+    /// Cast `message` to the gossip server (named after the ring) on `to`.
+    Send { to: Node, message: RingMessage },
+    /// Membership changed (the original's `process(oldRing, newRing)`).
+    Changed { old: CHash, new: CHash },
+    /// A received ring conflicted with ours (`conflict(ring, clock)`).
+    Conflict { ring: CHash, clock: VectorClock },
+    /// This node left; `ring` is what it told the others (`leave`).
+    Left { ring: CHash },
+    /// This node is out of any ring (`close`).
+    Closed,
+}
+
+#[derive(Debug, Clone)]
+struct Meeting {
+    node: Node,
+    polls_left: u32,
+    /// The met node has sent us a ring that contains us.
+    heard: bool,
+}
+
+/// One node's view of its ring.
+#[derive(Debug, Clone)]
+pub struct Gossip {
+    me: Node,
+    ring_id: Option<String>,
+    ring: CHash,
+    clock: VectorClock,
+    actor: Option<String>,
+    opts: GossipOptions,
+    /// Nodes we were asked to meet, until the meet has taken.
+    meetings: HashMap<String, Meeting>,
+    /// Nodes known to be removed, with the polls their record has left.
+    tombstones: HashMap<String, u32>,
+    rng: Rng,
+}
+
+/// `ceil(log2(nodes))`, 1 for one node, 0 for none.
+pub fn rounds(ring: &CHash) -> u32 {
+    match ring.number_nodes() {
+        0 => 0,
+        1 => 1,
+        n => usize::BITS - (n - 1).leading_zeros(),
+    }
+}
+
+/// Nodes of `a` not in `b` (compared by id, host and port).
+fn missing_from(a: &CHash, b: &CHash) -> Vec<Node> {
+    let theirs = b.nodes();
+    a.nodes()
+        .into_iter()
+        .filter(|n| !theirs.contains(n))
+        .cloned()
+        .collect()
+}
+
+impl Gossip {
+    /// A node alone in a ring of itself, in no ring yet.
+    pub fn new(me: Node, opts: GossipOptions, rng: Rng) -> Gossip {
+        let mut ring = CHash::new(opts.rfactor, opts.pfactor);
+        // A default weight of 0 is refused by the ring; such a node simply
+        // starts out of its own ring.
+        let _ = ring.insert(me.clone(), None);
+        Gossip {
+            me,
+            ring_id: None,
+            ring,
+            clock: VectorClock::new(),
+            actor: None,
+            opts,
+            meetings: HashMap::new(),
+            tombstones: HashMap::new(),
+            rng,
+        }
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.me
+    }
+
+    pub fn ring(&self) -> &CHash {
+        &self.ring
+    }
+
+    pub fn clock(&self) -> &VectorClock {
+        &self.clock
+    }
+
+    pub fn actor(&self) -> Option<&str> {
+        self.actor.as_deref()
+    }
+
+    pub fn ring_id(&self) -> Option<&str> {
+        self.ring_id.as_deref()
+    }
+
+    pub fn options(&self) -> &GossipOptions {
+        &self.opts
+    }
+
+    /// Nodes this node is still meeting.
+    pub fn meeting(&self) -> Vec<&Node> {
+        self.meetings.values().map(|m| &m.node).collect()
+    }
+
+    /// Joins ring `ring_id`; an error if already in one.
+    pub fn join(&mut self, ring_id: &str) -> Result<(), Error> {
+        if let Some(current) = &self.ring_id {
+            return Err(Error::invalid(
+                "ring",
+                format!("Node already belongs to ring '{current}'"),
+            ));
+        }
+        self.ring_id = Some(ring_id.to_owned());
+        Ok(())
+    }
+
+    /// Meets `node`: sends it a `join` with our ring, and keeps doing so on
+    /// every poll until the meet has taken.
+    pub fn meet(&mut self, node: &Node) -> Vec<Action> {
+        if self.ring.is_defined(node.id()) || node.id() == self.me.id() || self.ring_id.is_none() {
+            return vec![];
+        }
+        self.tombstones.remove(node.id());
+        self.meetings.insert(
+            node.id().to_owned(),
+            Meeting {
+                node: node.clone(),
+                polls_left: self.opts.meet_retries,
+                heard: false,
+            },
+        );
+        vec![Action::Connect(node.clone()), self.join_message(node)]
+    }
+
+    /// Inserts `node` (weight `None`: the ring's rfactor) and spreads the news.
+    pub fn insert(&mut self, node: &Node, weight: Option<u32>) -> Result<Vec<Action>, Error> {
+        self.minsert(std::slice::from_ref(node), weight)
+    }
+
+    /// Inserts several nodes as one change.
+    pub fn minsert(&mut self, nodes: &[Node], weight: Option<u32>) -> Result<Vec<Action>, Error> {
+        if nodes.iter().all(|n| self.ring.is_defined(n.id())) {
+            return Ok(vec![]);
+        }
+        let old = self.ring.clone();
+        let mut ring = self.ring.clone();
+        for n in nodes {
+            ring.insert(n.clone(), weight)?;
+        }
+        self.ring = ring;
+        for n in nodes {
+            self.tombstones.remove(n.id());
+        }
+        let mut actions: Vec<Action> = nodes.iter().map(|n| Action::Connect(n.clone())).collect();
+        actions.extend(self.local_change(old));
+        Ok(actions)
+    }
+
+    /// Changes `node`'s weight (inserting it if absent).
+    pub fn update(&mut self, node: &Node, weight: u32) -> Result<Vec<Action>, Error> {
+        let old = self.ring.clone();
+        let mut ring = self.ring.clone();
+        ring.update(node.clone(), weight)?;
+        self.ring = ring;
+        self.tombstones.remove(node.id());
+        let mut actions = vec![Action::Connect(node.clone())];
+        actions.extend(self.local_change(old));
+        Ok(actions)
+    }
+
+    /// Removes `node` and spreads the news.
+    pub fn remove(&mut self, node: &Node) -> Vec<Action> {
+        self.mremove(std::slice::from_ref(node))
+    }
+
+    /// Removes several nodes as one change.
+    pub fn mremove(&mut self, nodes: &[Node]) -> Vec<Action> {
+        if !nodes.iter().any(|n| self.ring.is_defined(n.id())) {
+            return vec![];
+        }
+        let old = self.ring.clone();
+        for n in nodes {
+            self.ring.remove(n);
+            self.meetings.remove(n.id());
+            self.bury(n.id());
+        }
+        let mut actions: Vec<Action> = nodes
+            .iter()
+            .filter(|n| n.id() != self.me.id())
+            .map(|n| Action::Disconnect {
+                node: n.clone(),
+                force: false,
+            })
+            .collect();
+        actions.extend(self.local_change(old));
+        actions
+    }
+
+    /// Leaves the ring: tells two members the ring without us, then starts
+    /// over alone with a fresh clock and no ring id.
+    pub fn leave(&mut self) -> Vec<Action> {
+        self.meetings.clear();
+        self.tombstones.clear();
+        if self.ring_id.is_none() {
+            return vec![];
+        }
+        if self.ring.number_nodes() <= 1 {
+            self.ring_id = None;
+            return vec![
+                Action::Left {
+                    ring: self.ring.clone(),
+                },
+                Action::Closed,
+            ];
+        }
+        let leave_actor = self.rng.uuid_v4();
+        let mut send_clock = self.clock.clone();
+        send_clock.increment(&leave_actor);
+        let mut send_ring = self.ring.clone();
+        send_ring.remove(&self.me);
+        let mut actions: Vec<Action> = self
+            .others()
+            .into_iter()
+            .map(|to| Action::Send {
+                to,
+                message: RingMessage {
+                    kind: Kind::Leave,
+                    actor: leave_actor.clone(),
+                    ring: send_ring.clone(),
+                    clock: send_clock.clone(),
+                    round: rounds(&send_ring).saturating_sub(1),
+                },
+            })
+            .collect();
+        actions.push(Action::Left {
+            ring: send_ring.clone(),
+        });
+        let actor = self.rng.uuid_v4();
+        self.clock = VectorClock::with_actor(&actor, 1);
+        self.actor = Some(actor);
+        self.ring = CHash::new(self.ring.rfactor(), self.ring.pfactor());
+        let _ = self.ring.insert(self.me.clone(), None);
+        self.ring_id = None;
+        actions.extend(send_ring.nodes().into_iter().map(|n| Action::Disconnect {
+            node: n.clone(),
+            force: false,
+        }));
+        actions.push(Action::Closed);
+        actions
+    }
+
+    /// The periodic tick: retries unfinished meets, trims the clock and
+    /// sends the ring to two members (round 0).
+    pub fn poll(&mut self, now_micros: u64) -> Vec<Action> {
+        let mut actions = vec![];
+        if self.ring_id.is_none() {
+            return actions;
+        }
+        let mut done = vec![];
+        let mut retry = vec![];
+        for (id, m) in &mut self.meetings {
+            if m.heard && self.ring.is_defined(id) {
+                done.push(id.clone());
+            } else if m.polls_left == 0 {
+                tracing::warn!(node = %m.node, "giving up meeting a node that never answered");
+                done.push(id.clone());
+            } else {
+                m.polls_left -= 1;
+                retry.push(m.node.clone());
+            }
+        }
+        for id in done {
+            self.meetings.remove(&id);
+        }
+        for node in retry {
+            actions.push(Action::Connect(node.clone()));
+            actions.push(self.join_message(&node));
+        }
+        self.tombstones.retain(|_, left| {
+            *left = left.saturating_sub(1);
+            *left > 0
+        });
+        if self.actor.is_some() {
+            self.clock.trim(now_micros, &self.opts.trim);
+            actions.extend(self.send_ring(1));
+        }
+        actions
+    }
+
+    /// Handles a ring message received from node `sender` (PROTOCOL §5).
+    pub fn receive(&mut self, sender: &str, msg: RingMessage) -> Vec<Action> {
+        if self.ring_id.is_none() {
+            return vec![];
+        }
+        let mut actions = vec![];
+        let old = self.ring.clone();
+        let kind = msg.kind;
+        if let Some(m) = self.meetings.get_mut(sender) {
+            m.heard |= msg.ring.is_defined(self.me.id());
+        }
+        if kind == Kind::Leave {
+            self.bury(sender);
+        }
+        // A member lost to a race still counts us in its ring: meet it again.
+        let stranger = (kind != Kind::Leave
+            && !self.ring.is_defined(sender)
+            && !self.tombstones.contains_key(sender)
+            && !self.meetings.contains_key(sender)
+            && msg.ring.is_defined(self.me.id()))
+        .then(|| msg.ring.get(sender).cloned())
+        .flatten();
+        let (added, removed) = if kind == Kind::Join {
+            self.clock.merge(&msg.clock);
+            self.ring.merge(&msg.ring);
+            (msg.ring.nodes().into_iter().cloned().collect(), vec![])
+        } else if msg.clock.descends(&self.clock) {
+            let diff = (
+                missing_from(&msg.ring, &self.ring),
+                missing_from(&self.ring, &msg.ring),
+            );
+            self.clock = msg.clock.clone();
+            self.ring = msg.ring.clone();
+            // A descendant that dropped a node removed it; one that holds a
+            // node re-added it.
+            for n in &diff.1 {
+                self.bury(n.id());
+            }
+            for n in &diff.0 {
+                self.tombstones.remove(n.id());
+            }
+            diff
+        } else if !self.clock.descends(&msg.clock) {
+            actions.push(Action::Conflict {
+                ring: msg.ring.clone(),
+                clock: msg.clock.clone(),
+            });
+            // Last writer (largest insert time) wins; ties keep ours.
+            if msg.clock.max_insert() > self.clock.max_insert() {
+                self.ring = msg.ring.clone();
+            }
+            self.clock.merge(&msg.clock);
+            (
+                missing_from(&self.ring, &old),
+                missing_from(&old, &self.ring),
+            )
+        } else {
+            (vec![], vec![])
+        };
+        self.clock.increment(&msg.actor);
+        self.actor = Some(msg.actor);
+        let me = self.me.id().to_owned();
+        actions.extend(
+            added
+                .iter()
+                .filter(|n| n.id() != me)
+                .cloned()
+                .map(Action::Connect),
+        );
+        actions.extend(
+            removed
+                .iter()
+                .filter(|n| n.id() != me)
+                .map(|n| Action::Disconnect {
+                    node: n.clone(),
+                    force: true,
+                }),
+        );
+        if !added.is_empty() || !removed.is_empty() {
+            actions.push(Action::Changed {
+                old,
+                new: self.ring.clone(),
+            });
+        }
+        let round = if kind == Kind::Join {
+            rounds(&self.ring)
+        } else {
+            msg.round
+        };
+        actions.extend(self.send_ring(round));
+        if let Some(stranger) = stranger {
+            actions.extend(self.meet(&stranger));
+        }
+        actions
+    }
+
+    /// The state the original persists: `{ring, actor, chash, vclock}`.
+    pub fn to_persisted(&self) -> Value {
+        json!({
+            "ring": self.ring_id,
+            "actor": self.actor,
+            "chash": self.ring.to_value(),
+            "vclock": self.clock.to_value(),
+        })
+    }
+
+    /// Restores persisted state, checking every field.
+    pub fn load_persisted(&mut self, v: &Value) -> Result<(), Error> {
+        let bad = |m: &str| Error::MalformedRing(format!("persisted state: {m}"));
+        let obj = v.as_object().ok_or_else(|| bad("expected an object"))?;
+        let text = |k: &str| -> Result<Option<String>, Error> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(bad(&format!("`{k}` must be a string or null"))),
+            }
+        };
+        let ring_id = text("ring")?;
+        let actor = text("actor")?;
+        let ring = CHash::from_value(obj.get("chash").ok_or_else(|| bad("`chash` is missing"))?)?;
+        let clock = VectorClock::from_value(
+            obj.get("vclock")
+                .ok_or_else(|| bad("`vclock` is missing"))?,
+        )?;
+        self.ring_id = ring_id;
+        self.actor = actor;
+        self.ring = ring;
+        self.clock = clock;
+        Ok(())
+    }
+
+    // ---- internals ----------------------------------------------------------
+
+    /// Remembers that `id` was removed (never this node itself).
+    fn bury(&mut self, id: &str) {
+        const MAX_TOMBSTONES: usize = 4096;
+        if id == self.me.id() {
+            return;
+        }
+        if self.tombstones.len() >= MAX_TOMBSTONES {
+            // Forget the record closest to expiry.
+            if let Some(oldest) = self
+                .tombstones
+                .iter()
+                .min_by_key(|(_, left)| **left)
+                .map(|(k, _)| k.clone())
+            {
+                self.tombstones.remove(&oldest);
+            }
+        }
+        self.tombstones
+            .insert(id.to_owned(), self.opts.tombstone_polls);
+    }
+
+    /// A local change: a fresh actor, counted in the clock, sent for
+    /// `rounds(ring)` rounds, and announced.
+    fn local_change(&mut self, old: CHash) -> Vec<Action> {
+        let actor = self.rng.uuid_v4();
+        self.clock.increment(&actor);
+        self.actor = Some(actor);
+        let mut actions = self.send_ring(rounds(&self.ring));
+        if old.nodes() != self.ring.nodes() || old.weights() != self.ring.weights() {
+            actions.push(Action::Changed {
+                old,
+                new: self.ring.clone(),
+            });
+        }
+        actions
+    }
+
+    fn join_message(&mut self, to: &Node) -> Action {
+        Action::Send {
+            to: to.clone(),
+            message: RingMessage {
+                kind: Kind::Join,
+                actor: self.rng.uuid_v4(),
+                ring: self.ring.clone(),
+                clock: self.clock.clone(),
+                round: 0,
+            },
+        }
+    }
+
+    /// Two random members other than this node.
+    fn others(&mut self) -> Vec<Node> {
+        let me = self.me.id().to_owned();
+        let others: Vec<Node> = self
+            .ring
+            .nodes()
+            .into_iter()
+            .filter(|n| n.id() != me)
+            .cloned()
+            .collect();
+        self.rng.sample(&others, 2)
+    }
+
+    /// Sends the ring as an update with `n` rounds left (nothing when `n` is
+    /// 0, when alone, or when in no ring).
+    fn send_ring(&mut self, n: u32) -> Vec<Action> {
+        let Some(actor) = self.actor.clone() else {
+            return vec![];
+        };
+        if n == 0 || self.ring.number_nodes() <= 1 || self.ring_id.is_none() {
+            return vec![];
+        }
+        let message = RingMessage {
+            kind: Kind::Update,
+            actor,
+            ring: self.ring.clone(),
+            clock: self.clock.clone(),
+            round: n - 1,
+        };
+        self.others()
+            .into_iter()
+            .map(|to| Action::Send {
+                to,
+                message: message.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,417 @@
+use std::collections::{HashSet, VecDeque};
+
+use super::*;
+
+fn node(i: usize) -> Node {
+    Node::new(format!("n{i}"), "127.0.0.1", 7000 + i as u16)
+}
+
+fn gossip(i: usize) -> Gossip {
+    let mut g = Gossip::new(node(i), GossipOptions::default(), Rng::seeded(i as u64 + 1));
+    g.join("ring").unwrap();
+    g
+}
+
+fn sends(actions: &[Action]) -> Vec<(&Node, &RingMessage)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { to, message } => Some((to, message)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn rounds_are_ceil_log2_of_the_node_count() {
+    let mut r = CHash::new(3, 2);
+    assert_eq!(rounds(&r), 0);
+    let mut want = vec![];
+    for i in 0..9 {
+        r.insert(node(i), None).unwrap();
+        want.push(rounds(&r));
+    }
+    assert_eq!(want, [1, 1, 2, 2, 3, 3, 3, 3, 4]);
+}
+
+#[test]
+fn join_is_refused_when_already_in_a_ring() {
+    let mut g = gossip(0);
+    let e = g.join("other").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Node already belongs to ring 'ring'"),
+        "{e}"
+    );
+}
+
+#[test]
+fn meet_sends_a_join_without_inserting_the_met_node() {
+    let mut g = gossip(0);
+    let actions = g.meet(&node(1));
+    assert_eq!(actions[0], Action::Connect(node(1)));
+    let s = sends(&actions);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].1.kind, Kind::Join);
+    assert_eq!(s[0].1.round, 0);
+    assert!(
+        !g.ring().is_defined("n1"),
+        "the met node arrives when it answers"
+    );
+    assert!(
+        g.clock().is_empty(),
+        "the join's actor is not recorded locally"
+    );
+    assert!(g.meet(&node(0)).is_empty(), "meeting oneself does nothing");
+}
+
+#[test]
+fn a_received_join_is_merged_and_forwarded() {
+    let mut a = gossip(0);
+    let mut b = gossip(1);
+    let join = sends(&a.meet(&node(1)))[0].1.clone();
+    let actions = b.receive("n0", join.clone());
+    assert!(b.ring().is_defined("n0") && b.ring().is_defined("n1"));
+    assert!(actions.contains(&Action::Connect(node(0))));
+    assert!(actions.iter().any(|a| matches!(a, Action::Changed { .. })));
+    let out = sends(&actions);
+    assert_eq!(out.len(), 1, "two nodes: the only other member");
+    assert_eq!(
+        (out[0].0, out[0].1.kind, out[0].1.round),
+        (&node(0), Kind::Update, 0)
+    );
+    assert_eq!(b.actor(), Some(join.actor.as_str()));
+    assert_eq!(b.clock().count(&join.actor), Some(1));
+    // The meeting node imposes the answer: its clock descends ours.
+    a.receive("n1", out[0].1.clone());
+    assert_eq!(a.ring().nodes(), b.ring().nodes());
+}
+
+#[test]
+fn stale_updates_change_nothing_and_descendants_are_imposed() {
+    let mut a = gossip(0);
+    let inserted = a.insert(&node(1), None).unwrap();
+    let update = sends(&inserted)[0].1.clone();
+    let mut b = gossip(1);
+    b.receive("n0", update.clone());
+    assert_eq!(
+        b.ring().nodes(),
+        a.ring().nodes(),
+        "a descendant clock is imposed"
+    );
+    let before = b.ring().clone();
+    let actions = b.receive("n0", update);
+    assert_eq!(b.ring(), &before);
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, Action::Changed { .. } | Action::Conflict { .. })));
+}
+
+#[test]
+fn conflicts_keep_the_ring_with_the_latest_insert() {
+    let mut a = gossip(0);
+    let mut b = gossip(1);
+    let from_a = sends(&a.insert(&node(2), None).unwrap())[0].1.clone();
+    let from_b = sends(&b.insert(&node(3), None).unwrap())[0].1.clone();
+    let mut c = gossip(4);
+    c.receive("n0", from_a.clone());
+    let actions = c.receive("n1", from_b.clone());
+    assert!(actions.iter().any(|a| matches!(a, Action::Conflict { .. })));
+    let winner = if from_b.clock.max_insert() > from_a.clock.max_insert() {
+        &from_b
+    } else {
+        &from_a
+    };
+    assert_eq!(c.ring().nodes(), winner.ring.nodes());
+    assert!(c.clock().descends(&from_a.clock) && c.clock().descends(&from_b.clock));
+}
+
+#[test]
+fn gossip_from_a_lost_member_makes_us_meet_it_again() {
+    let mut lost = gossip(7);
+    lost.minsert(&[node(0), node(1)], None).unwrap();
+    let poll = sends(&lost.poll(crate::now_micros()))[0].1.clone();
+    let mut g = gossip(0);
+    g.insert(&node(1), None).unwrap();
+    let actions = g.receive("n7", poll.clone());
+    let joins: Vec<_> = sends(&actions)
+        .into_iter()
+        .filter(|(_, m)| m.kind == Kind::Join)
+        .collect();
+    assert_eq!(joins.len(), 1);
+    assert_eq!(joins[0].0, &node(7));
+    // A node we removed is not met again.
+    let mut h = gossip(0);
+    h.minsert(&[node(1), node(7)], None).unwrap();
+    h.remove(&node(7));
+    let actions = h.receive("n7", poll);
+    assert!(sends(&actions).iter().all(|(_, m)| m.kind != Kind::Join));
+}
+
+#[test]
+fn insert_remove_and_update_spread_with_a_fresh_actor() {
+    let mut g = gossip(0);
+    for i in 1..5 {
+        g.insert(&node(i), None).unwrap();
+    }
+    let before = g.clock().size();
+    let actions = g.remove(&node(2));
+    assert!(actions.contains(&Action::Disconnect {
+        node: node(2),
+        force: false
+    }));
+    assert_eq!(g.clock().size(), before + 1);
+    let out = sends(&actions);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|(_, m)| m.round == rounds(g.ring()) - 1));
+    assert!(
+        g.remove(&node(2)).is_empty(),
+        "removing an absent node does nothing"
+    );
+    let actions = g.update(&node(1), 5).unwrap();
+    assert_eq!(g.ring().weight("n1"), Some(5));
+    assert!(actions.iter().any(|a| matches!(a, Action::Changed { .. })));
+    assert!(g.insert(&node(1), None).unwrap().is_empty());
+}
+
+#[test]
+fn leave_tells_two_members_and_starts_over_alone() {
+    let mut g = gossip(0);
+    g.minsert(&[node(1), node(2), node(3)], None).unwrap();
+    let actions = g.leave();
+    let out = sends(&actions);
+    assert_eq!(out.len(), 2);
+    for (_, m) in &out {
+        assert_eq!(m.kind, Kind::Leave);
+        assert!(!m.ring.is_defined("n0"));
+        assert_eq!(m.round, rounds(&m.ring) - 1);
+    }
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, Action::Left { ring } if !ring.is_defined("n0"))));
+    assert_eq!(actions.last(), Some(&Action::Closed));
+    assert_eq!(g.ring().number_nodes(), 1);
+    assert_eq!(g.ring_id(), None);
+    assert_eq!(g.clock().size(), 1);
+    assert!(g.join("again").is_ok());
+
+    let mut alone = gossip(9);
+    assert_eq!(
+        alone.leave(),
+        vec![
+            Action::Left {
+                ring: alone.ring().clone()
+            },
+            Action::Closed
+        ]
+    );
+}
+
+#[test]
+fn messages_round_trip_and_malformed_ones_are_refused() {
+    let mut g = gossip(0);
+    let m = sends(&g.insert(&node(1), None).unwrap())[0].1.clone();
+    let v = m.to_value();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["type", "actor", "data", "vclock", "round"]);
+    assert_eq!(RingMessage::from_value(&v).unwrap(), m);
+    let mut huge = v.clone();
+    huge["round"] = json!(1_000_000);
+    assert_eq!(RingMessage::from_value(&huge).unwrap().round, MAX_ROUND);
+    for field in ["type", "actor", "data", "vclock"] {
+        let mut broken = v.clone();
+        broken[field] = json!(7);
+        assert!(RingMessage::from_value(&broken).is_err(), "{field}");
+    }
+}
+
+#[test]
+fn persisted_state_round_trips_and_corruption_is_an_error() {
+    let mut g = gossip(0);
+    g.insert(&node(1), None).unwrap();
+    let saved = g.to_persisted();
+    let mut back = Gossip::new(node(0), GossipOptions::default(), Rng::seeded(5));
+    back.load_persisted(&saved).unwrap();
+    assert_eq!(back.ring(), g.ring());
+    assert_eq!(back.ring_id(), Some("ring"));
+    assert_eq!(back.actor(), g.actor());
+    assert!(back.load_persisted(&json!({"ring": 1})).is_err());
+    assert!(back.load_persisted(&json!([])).is_err());
+}
+
+// ---- convergence, simulated ------------------------------------------------
+
+/// N nodes exchanging messages through a simulated network: a message is
+/// delivered only over a connection its sender opened, in random order.
+struct Sim {
+    nodes: Vec<Gossip>,
+    links: Vec<HashSet<String>>,
+    queue: VecDeque<(usize, String, RingMessage)>,
+    rng: Rng,
+}
+
+impl Sim {
+    fn new(n: usize, seed: u64) -> Sim {
+        Sim {
+            nodes: (0..n).map(gossip).collect(),
+            links: vec![HashSet::new(); n],
+            queue: VecDeque::new(),
+            rng: Rng::seeded(seed),
+        }
+    }
+
+    fn apply(&mut self, i: usize, actions: Vec<Action>) {
+        for a in actions {
+            match a {
+                Action::Connect(n) => {
+                    self.links[i].insert(n.id().to_owned());
+                }
+                Action::Disconnect { node, .. } => {
+                    self.links[i].remove(node.id());
+                }
+                Action::Send { to, message } if self.links[i].contains(to.id()) => {
+                    let j: usize = to.id()[1..].parse().unwrap();
+                    self.queue.push_back((j, format!("n{i}"), message));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn deliver(&mut self) {
+        while !self.queue.is_empty() {
+            let k = self.rng.below(self.queue.len());
+            let Some((to, from, msg)) = self.queue.swap_remove_back(k) else {
+                break;
+            };
+            let actions = self.nodes[to].receive(&from, msg);
+            self.apply(to, actions);
+        }
+    }
+
+    fn tick(&mut self) {
+        for i in 0..self.nodes.len() {
+            let actions = self.nodes[i].poll(crate::now_micros());
+            self.apply(i, actions);
+        }
+        self.deliver();
+    }
+
+    fn converged(&self) -> bool {
+        let n = self.nodes.len();
+        let first: Vec<&Node> = self.nodes[0].ring().nodes();
+        first.len() == n && self.nodes.iter().all(|g| g.ring().nodes() == first)
+    }
+
+    /// Ticks until every ring holds every node; the number of ticks taken.
+    fn run(&mut self, max: u32) -> Option<u32> {
+        self.deliver();
+        for t in 0..=max {
+            if self.converged() {
+                return Some(t);
+            }
+            self.tick();
+        }
+        None
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Formation {
+    Star,
+    Chain,
+    Random,
+    Minsert,
+}
+
+fn form(sim: &mut Sim, how: Formation) {
+    let n = sim.nodes.len();
+    match how {
+        Formation::Star => {
+            for j in 1..n {
+                let a = sim.nodes[0].meet(&node(j));
+                sim.apply(0, a);
+            }
+        }
+        Formation::Chain => {
+            for i in 0..n - 1 {
+                let a = sim.nodes[i].meet(&node(i + 1));
+                sim.apply(i, a);
+            }
+        }
+        Formation::Random => {
+            for i in 1..n {
+                let j = sim.rng.below(i);
+                let (a, b) = if sim.rng.below(2) == 0 {
+                    (i, j)
+                } else {
+                    (j, i)
+                };
+                let acts = sim.nodes[a].meet(&node(b));
+                sim.apply(a, acts);
+            }
+        }
+        Formation::Minsert => {
+            let all: Vec<Node> = (1..n).map(node).collect();
+            let a = sim.nodes[0].minsert(&all, None).unwrap();
+            sim.apply(0, a);
+        }
+    }
+}
+
+#[test]
+fn every_formation_converges() {
+    for how in [
+        Formation::Star,
+        Formation::Chain,
+        Formation::Random,
+        Formation::Minsert,
+    ] {
+        for n in [8usize, 16] {
+            for seed in 0..4 {
+                let mut sim = Sim::new(n, seed * 31 + n as u64);
+                form(&mut sim, how);
+                // The target: rounds(N) + 3 polls after the last meet.
+                let limit = (usize::BITS - (n - 1).leading_zeros()) + 3;
+                let ticks = sim.run(limit);
+                assert!(
+                    ticks.is_some(),
+                    "{how:?} of {n} (seed {seed}) did not converge in {limit} polls"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn print_convergence() {
+    for how in [
+        Formation::Star,
+        Formation::Chain,
+        Formation::Random,
+        Formation::Minsert,
+    ] {
+        for n in [8usize, 16, 32, 64] {
+            let mut results = vec![];
+            for seed in 0..10 {
+                let mut sim = Sim::new(n, seed * 31 + n as u64);
+                form(&mut sim, how);
+                let r = sim.run(60);
+                if r.is_none() && n == 8 && seed < 3 {
+                    for g in &sim.nodes {
+                        let ids: Vec<&str> = g.ring().nodes().iter().map(|n| n.id()).collect();
+                        eprintln!(
+                            "  {} ring {:?} meeting {:?}",
+                            g.node().id(),
+                            ids,
+                            g.meeting().iter().map(|n| n.id()).collect::<Vec<_>>()
+                        );
+                    }
+                }
+                results.push(r);
+            }
+            eprintln!("{how:?} {n}: {results:?}");
+        }
+    }
+}
