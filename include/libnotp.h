@@ -1,6 +1,7 @@
 /*
  * libnotp: the C door onto the notp engine (consistent hash ring, vector
- * clocks), wire-compatible with the JavaScript notp 2.0.1.
+ * clocks, the network kernel and GenServers), wire-compatible with the
+ * JavaScript notp 2.0.1.
  *
  * Conventions
  * -----------
@@ -8,10 +9,12 @@
  *   0) and leaves a readable message behind for notp_last_error(). On
  *   failure, out-parameters are left untouched.
  * NULL: no pointer argument may be NULL (the _free functions excepted, which
- *   accept NULL and do nothing). A NULL argument is refused with
- *   NOTP_ERR_NULL_ARGUMENT; it never crashes. A pointer that is not NULL must
- *   point to what the parameter says: a live handle from this library, a
- *   NUL-terminated UTF-8 string, `len` readable bytes, a writable out slot.
+ *   accept NULL and do nothing; so are `user_data`, the options of
+ *   notp_kernel_start() and their cookie, where NULL is documented). A NULL
+ *   argument is refused with NOTP_ERR_NULL_ARGUMENT; it never crashes. A
+ *   pointer that is not NULL must point to what the parameter says: a live
+ *   handle from this library, a NUL-terminated UTF-8 string, `len` readable
+ *   bytes, a writable out slot.
  * Strings: input strings are NUL-terminated UTF-8; hash ring keys are bytes,
  *   given as pointer + length. JSON goes in and out as UTF-8 JSON text.
  * Ownership: a `notp_xxx_t **out` parameter hands you a handle you own and
@@ -20,16 +23,46 @@
  * Borrowing: a `const notp_node_t **out` parameter lends you a node that
  *   stays owned by its container. A node borrowed from a ring dies at the
  *   ring's next mutation or free; one borrowed from a list or an iterator
- *   lives as long as that list or iterator.
+ *   lives as long as that list or iterator; a kernel's own node lives as
+ *   long as the kernel. What a request lends (`const char **out`, bytes)
+ *   lives as long as the request: until its callback returns.
  * Panics: an internal panic never crosses into C; it surfaces as
  *   NOTP_ERR_PANIC, after which the handles involved should only be freed.
  *
  * Threads
  * -------
- * These are plain values with no internal locking. A handle may be used by
- * one thread at a time; distinct handles may be used from different threads
- * concurrently. notp_last_error() is per thread. Borrowed pointers follow the
- * rules above whatever the thread.
+ * Values (nodes, rings, iterators, lists, clocks) have no internal locking:
+ *   such a handle may be used by one thread at a time; distinct handles may
+ *   be used from different threads concurrently. notp_last_error() is per
+ *   thread. Borrowed pointers follow the rules above whatever the thread.
+ * Engine threads: kernels do their I/O on one multi-threaded runtime per
+ *   process, started on first use with 2 worker threads (call
+ *   notp_runtime_init() before anything else to choose another count) and
+ *   never shut down. A kernel may be used by many threads at once;
+ *   notp_kernel_free() must be its last use. Servers and deferred replies
+ *   are used by one thread at a time, any thread.
+ * Callbacks (notp_message_cb, notp_reply_cb) run on engine threads, never
+ *   on the thread that registered the server or made the call. One
+ *   server's callback runs for one message at a time, in arrival order;
+ *   other servers' callbacks and call completions may run at the same time
+ *   on other engine threads. Keep callbacks short: while one runs it holds
+ *   an engine thread. To answer after doing slow work, take the answer
+ *   with notp_request_defer() and send it from your own thread.
+ * Inside a callback every libnotp function may be called except the ones
+ *   that block: notp_kernel_start(), notp_kernel_connect_wait(),
+ *   notp_kernel_call_wait() and notp_kernel_call_raw_wait() answer
+ *   NOTP_ERR_WRONG_THREAD there. notp_kernel_stop() and notp_kernel_free()
+ *   do not block and are allowed. notp_server_free() is allowed on the
+ *   callback's own server; on another server it waits for that server's
+ *   running callback, so servers must not free each other from their
+ *   callbacks.
+ * Lifetimes: a notp_request_t, and everything it lends, is valid only until
+ *   the callback that received it returns; the strings given to a
+ *   notp_reply_cb likewise. Copy what you keep. `user_data` is passed back
+ *   untouched (libnotp never reads or frees it): what it points to must
+ *   stay valid until the callback's last run (a server's: until
+ *   notp_server_free() returns; a call's: its one run) and be safe to use
+ *   from an engine thread while your own threads run.
  */
 
 
@@ -62,6 +95,20 @@ typedef struct notp_node_list_t notp_node_list_t;
 // A vector clock: actor id -> {count, insert, time}.
 typedef struct notp_vclock_t notp_vclock_t;
 
+// A started network kernel: one node of the cluster, listening for its
+// peers, with an outbound connection to each peer it connected to.
+typedef struct notp_kernel_t notp_kernel_t;
+
+// A server (a GenServer, or a raw one) registered on a kernel.
+typedef struct notp_server_t notp_server_t;
+
+// One message received by a server, lent to its callback.
+typedef struct notp_request_t notp_request_t;
+
+// The answer to a call, taken over with notp_request_defer() and sent later
+// from any thread.
+typedef struct notp_reply_t notp_reply_t;
+
 
 // What a libnotp call reports. NOTP_OK is 0; every other value comes with
 // a message from notp_last_error().
@@ -80,6 +127,26 @@ typedef enum {
   NOTP_ERR_NOT_FOUND = 5,
   // libnotp panicked; the handles involved should only be freed.
   NOTP_ERR_PANIC = 6,
+  // A call got no reply, or a connection was not made, in time.
+  NOTP_ERR_TIMEOUT = 7,
+  // The node called has no connection from this kernel (connect first).
+  NOTP_ERR_UNKNOWN_NODE = 8,
+  // The remote side answered a call with an error (unknown server, a
+  // full mailbox, or a server's own error reply).
+  NOTP_ERR_REMOTE = 9,
+  // The network refused: a port that cannot be bound, a peer given up
+  // on, a reply from the wrong node, too many calls awaiting replies.
+  NOTP_ERR_NETWORK = 10,
+  // A server of that name is already registered on this kernel.
+  NOTP_ERR_NAME_TAKEN = 11,
+  // The request is a cast (it carries no reply tag), so it cannot be
+  // answered.
+  NOTP_ERR_NO_TAG = 12,
+  // The kernel is stopped.
+  NOTP_ERR_STOPPED = 13,
+  // A blocking call was made on an engine thread (inside a callback),
+  // where it could deadlock the engine.
+  NOTP_ERR_WRONG_THREAD = 14,
 } notp_status_t;
 
 // When and how far notp_vclock_trim() cuts (times in microseconds). Start
@@ -105,6 +172,56 @@ typedef struct {
   // When the actor last changed.
   uint64_t time;
 } notp_clock_entry_t;
+
+// How a kernel connects, signs and bounds itself. Start from
+// notp_kernel_options_default(), or from all zeros: every numeric field
+// set to 0 takes its default.
+typedef struct {
+  // Shared secret signing every message (NUL-terminated UTF-8); NULL or
+  // "" signs nothing and accepts everything. Copied by
+  // notp_kernel_start(), so it need not outlive that call.
+  const char *cookie;
+  // Wait between reconnection attempts, in milliseconds (default 5000).
+  uint32_t retry_ms;
+  // Give a peer up after this many failed connection attempts in a row;
+  // 0 never gives up (the default, as the original).
+  uint32_t max_retries;
+  // Frames queued per peer while its connection is down (default 1024);
+  // when full, the oldest is dropped.
+  size_t max_queue;
+  // Bytes a connected peer's writer may fall behind by (default 64 MiB).
+  size_t max_queue_bytes;
+  // Largest frame accepted (default 16 MiB); a larger one closes the
+  // connection it came on.
+  size_t max_frame;
+  // Bytes of partly received streamed bodies held per connection
+  // (default 64 MiB).
+  size_t max_stream_bytes;
+  // Accepted connections open at once (default 1024).
+  size_t max_inbound;
+  // Calls awaiting replies at once (default 65536); more fail at once.
+  size_t max_pending;
+  // Messages waiting in one server's mailbox (default 65536).
+  size_t mailbox;
+  // A streamed body not finished within this many milliseconds is
+  // dropped (default 30000).
+  uint32_t stream_timeout_ms;
+} notp_kernel_options_t;
+
+// Runs on an engine thread for each message a server receives. `request`
+// is lent for the duration of the call only.
+typedef void (*notp_message_cb)(void *user_data, const notp_request_t *request);
+
+// Runs once on an engine thread when a call ends. On NOTP_OK `reply_json`
+// is the answer as JSON text and `error_message` is NULL; otherwise
+// `error_message` says why, and `reply_json` is NULL except for
+// NOTP_ERR_REMOTE, where it is the remote error object
+// (`{"message":...,"_error":true,...}`). Both strings are lent for the
+// duration of the call only.
+typedef void (*notp_reply_cb)(void *user_data,
+                              notp_status_t status,
+                              const char *reply_json,
+                              const char *error_message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -423,6 +540,240 @@ notp_status_t notp_vclock_size(const notp_vclock_t *clock, size_t *out);
 
 // The largest insert time of any actor (0 for an empty clock).
 notp_status_t notp_vclock_max_insert(const notp_vclock_t *clock, uint64_t *out);
+
+// Starts the engine threads with `workers` worker threads (0: the default,
+// 2). Optional: the first call that needs the engine starts it with the
+// default. Call it before anything else; once the engine runs, asking for
+// the same count again is NOTP_OK and a different one
+// NOTP_ERR_INVALID_ARGUMENT. NOTP_ERR_NETWORK when the threads cannot be
+// started.
+notp_status_t notp_runtime_init(uint32_t workers);
+
+// The default options: no cookie, 5000 ms between reconnection attempts,
+// never giving a peer up, and the limits documented on each field.
+notp_kernel_options_t notp_kernel_options_default(void);
+
+// Starts a kernel for node `id` listening on `host`:`port` (port 0 picks a
+// free port; notp_kernel_port() tells which). `opts` may be NULL for the
+// defaults. Blocks until the port is bound; not allowed inside callbacks
+// (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when the address cannot be
+// bound. Release the kernel with notp_kernel_free().
+notp_status_t notp_kernel_start(const char *id,
+                                const char *host,
+                                uint16_t port,
+                                const notp_kernel_options_t *opts,
+                                notp_kernel_t **out);
+
+// Stops the kernel: stops listening, closes every connection, fails every
+// call still waiting (their callbacks get NOTP_ERR_STOPPED) and
+// unregisters every server (their handles still need notp_server_free()).
+// Does not block; stopping twice is harmless.
+notp_status_t notp_kernel_stop(const notp_kernel_t *kernel);
+
+// Stops the kernel if it runs, and releases the handle. Servers and
+// deferred replies made from it stay valid until freed themselves. NULL is
+// ignored.
+void notp_kernel_free(notp_kernel_t *kernel);
+
+// Lends the kernel's own node (with the port actually bound), valid until
+// the kernel is freed.
+notp_status_t notp_kernel_node(const notp_kernel_t *kernel, const notp_node_t **out);
+
+// The port the kernel listens on.
+notp_status_t notp_kernel_port(const notp_kernel_t *kernel, uint16_t *out);
+
+// Opens (or keeps) the outbound connection to `node` and returns at once;
+// the connection is made, and remade when lost, on the engine threads.
+// Calls, casts and replies to a node travel on it, so two nodes that talk
+// both ways connect both ways. Connecting to the kernel's own node does
+// nothing. NOTP_ERR_STOPPED on a stopped kernel.
+notp_status_t notp_kernel_connect(const notp_kernel_t *kernel, const notp_node_t *node);
+
+// notp_kernel_connect(), then blocks until the connection is up, for at
+// most `timeout_ms` milliseconds (0: no limit). NOTP_ERR_TIMEOUT when it is
+// not up in time (the kernel keeps trying), NOTP_ERR_NETWORK when
+// `max_retries` ran out. Not allowed inside callbacks
+// (NOTP_ERR_WRONG_THREAD).
+notp_status_t notp_kernel_connect_wait(const notp_kernel_t *kernel,
+                                       const notp_node_t *node,
+                                       uint32_t timeout_ms);
+
+// Closes the outbound connection to `node`: after writing what is queued,
+// or at once with `force`. A node with no connection is ignored.
+notp_status_t notp_kernel_disconnect(const notp_kernel_t *kernel,
+                                     const notp_node_t *node,
+                                     bool force);
+
+// Whether the kernel has an outbound connection to `node`, up or being
+// (re)made (always true for the kernel's own node).
+notp_status_t notp_kernel_is_connected(const notp_kernel_t *kernel,
+                                       const notp_node_t *node,
+                                       bool *out);
+
+// Messages the kernel dropped so far, counted by reason, as JSON text
+// `{"UNKNOWN_TARGET":1,...}` (`{}` when none). Release it with
+// notp_string_free().
+notp_status_t notp_kernel_skipped_json(const notp_kernel_t *kernel, char **out);
+
+// Registers a GenServer named `name`: every message whose body is
+// `{"event":..., "data":...}` runs `callback(user_data, request)` on an
+// engine thread, one message at a time, in order; other bodies are dropped
+// (counted as MALFORMED_BODY). `user_data` may be NULL; it must stay valid
+// until notp_server_free() returns. NOTP_ERR_NAME_TAKEN when the kernel has
+// a server of that name, NOTP_ERR_STOPPED on a stopped kernel. Release the
+// server with notp_server_free().
+notp_status_t notp_kernel_register(const notp_kernel_t *kernel,
+                                   const char *name,
+                                   notp_message_cb callback,
+                                   void *user_data,
+                                   notp_server_t **out);
+
+// As notp_kernel_register(), but every message reaches the callback as it
+// arrived: notp_request_event() answers NULL and the data is the whole
+// body (what notp_kernel_call_raw() and _cast_raw() send).
+notp_status_t notp_kernel_register_raw(const notp_kernel_t *kernel,
+                                       const char *name,
+                                       notp_message_cb callback,
+                                       void *user_data,
+                                       notp_server_t **out);
+
+// Unregisters the server and releases the handle. Once it returns, the
+// callback is not running and never runs again, so its user data may be
+// released; messages still queued are dropped (their callers wait for
+// their timeouts). Inside the server's own callback it may be called too:
+// that run finishes and no other starts. Called from another server's
+// callback it waits for this server's running callback, so two servers
+// must not free each other from their callbacks. NULL is ignored.
+void notp_server_free(notp_server_t *server);
+
+// Lends the name of the server the message was addressed to.
+notp_status_t notp_request_server(const notp_request_t *request, const char **out);
+
+// Lends the GenServer event name; NULL for a raw server's message.
+notp_status_t notp_request_event(const notp_request_t *request, const char **out);
+
+// Lends the data as JSON text (a GenServer's `data`, or a raw server's
+// whole body). Bytes read as the JSON of a Node Buffer,
+// `{"type":"Buffer","data":[...]}`; notp_request_data_bytes() gives them
+// as they are.
+notp_status_t notp_request_data_json(const notp_request_t *request, const char **out);
+
+// Whether the data is bytes (a Node Buffer, or a streamed body) rather
+// than a JSON value.
+notp_status_t notp_request_is_bytes(const notp_request_t *request, bool *out);
+
+// Lends the data's bytes and their count. NOTP_ERR_NOT_FOUND when the data
+// is a JSON value (see notp_request_is_bytes()).
+notp_status_t notp_request_data_bytes(const notp_request_t *request,
+                                      const uint8_t **data,
+                                      size_t *len);
+
+// Lends the id of the node that sent the message.
+notp_status_t notp_request_sender(const notp_request_t *request, const char **out);
+
+// Whether the message is a call that awaits an answer (true) or a cast.
+notp_status_t notp_request_has_tag(const notp_request_t *request, bool *out);
+
+// Answers the call with a JSON value (JSON text). A call is answered once:
+// NOTP_ERR_NO_TAG for a cast, NOTP_ERR_INVALID_ARGUMENT when already
+// answered or deferred, NOTP_ERR_UNKNOWN_NODE when this kernel has no
+// connection back to the caller.
+notp_status_t notp_request_reply_json(const notp_request_t *request, const char *json);
+
+// Answers the call with `len` bytes (a Buffer, for a JavaScript caller).
+// As notp_request_reply_json() otherwise.
+notp_status_t notp_request_reply_bytes(const notp_request_t *request,
+                                       const uint8_t *data,
+                                       size_t len);
+
+// Answers the call with an error: the caller's call fails with
+// NOTP_ERR_REMOTE and `message`. As notp_request_reply_json() otherwise.
+notp_status_t notp_request_reply_error(const notp_request_t *request, const char *message);
+
+// Takes over the answer, to send later from any thread with
+// notp_reply_send_json() and friends; the request itself can then no
+// longer be answered. NOTP_ERR_NO_TAG for a cast. Release the reply with
+// notp_reply_free(), sent or not (a call never answered waits for its
+// timeout).
+notp_status_t notp_request_defer(const notp_request_t *request, notp_reply_t **out);
+
+// Sends a deferred answer: a JSON value (JSON text). Once only
+// (NOTP_ERR_INVALID_ARGUMENT after that); NOTP_ERR_UNKNOWN_NODE when the
+// kernel has no connection back to the caller (or was stopped).
+notp_status_t notp_reply_send_json(notp_reply_t *reply, const char *json);
+
+// Sends a deferred answer: `len` bytes. As notp_reply_send_json().
+notp_status_t notp_reply_send_bytes(notp_reply_t *reply, const uint8_t *data, size_t len);
+
+// Sends a deferred error answer (NOTP_ERR_REMOTE and `message` for the
+// caller). As notp_reply_send_json().
+notp_status_t notp_reply_send_error(notp_reply_t *reply, const char *message);
+
+// Releases a deferred reply, sent or not. NULL is ignored.
+void notp_reply_free(notp_reply_t *reply);
+
+// Calls `event` on GenServer `server` of `node` with data `data_json` (JSON
+// text) and returns at once; `callback(user_data, ...)` runs exactly once
+// on an engine thread when the call ends: answered, failed, timed out after
+// `timeout_ms` milliseconds (0: no limit), or failed by notp_kernel_stop().
+// `user_data` may be NULL; it must stay valid until the callback has run.
+// Any status but NOTP_OK means the call was not made and the callback will
+// not run. The node must be connected (NOTP_ERR_UNKNOWN_NODE, through the
+// callback), unless it is the kernel's own.
+notp_status_t notp_kernel_call(const notp_kernel_t *kernel,
+                               const notp_node_t *node,
+                               const char *server,
+                               const char *event,
+                               const char *data_json,
+                               uint32_t timeout_ms,
+                               notp_reply_cb callback,
+                               void *user_data);
+
+// notp_kernel_call(), blocking until the call ends; the answer's JSON text
+// goes to `*reply_json` (release it with notp_string_free()). Fails with
+// the statuses the callback would get (the message in notp_last_error()).
+// Not allowed inside callbacks (NOTP_ERR_WRONG_THREAD).
+notp_status_t notp_kernel_call_wait(const notp_kernel_t *kernel,
+                                    const notp_node_t *node,
+                                    const char *server,
+                                    const char *event,
+                                    const char *data_json,
+                                    uint32_t timeout_ms,
+                                    char **reply_json);
+
+// Sends `event` with data `data_json` to GenServer `server` of `node`
+// without waiting for anything. As in the original, a cast to a node with
+// no connection is dropped silently. NOTP_ERR_STOPPED on a stopped kernel.
+notp_status_t notp_kernel_cast(const notp_kernel_t *kernel,
+                               const notp_node_t *node,
+                               const char *server,
+                               const char *event,
+                               const char *data_json);
+
+// notp_kernel_call() with `data_json` as the whole body instead of
+// `{"event","data"}` (for raw servers; JSON of the form
+// `{"type":"Buffer","data":[...]}` arrives as bytes).
+notp_status_t notp_kernel_call_raw(const notp_kernel_t *kernel,
+                                   const notp_node_t *node,
+                                   const char *server,
+                                   const char *data_json,
+                                   uint32_t timeout_ms,
+                                   notp_reply_cb callback,
+                                   void *user_data);
+
+// notp_kernel_call_wait() with `data_json` as the whole body.
+notp_status_t notp_kernel_call_raw_wait(const notp_kernel_t *kernel,
+                                        const notp_node_t *node,
+                                        const char *server,
+                                        const char *data_json,
+                                        uint32_t timeout_ms,
+                                        char **reply_json);
+
+// notp_kernel_cast() with `data_json` as the whole body.
+notp_status_t notp_kernel_cast_raw(const notp_kernel_t *kernel,
+                                   const notp_node_t *node,
+                                   const char *server,
+                                   const char *data_json);
 
 #ifdef __cplusplus
 }  // extern "C"

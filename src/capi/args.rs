@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use std::ffi::{c_char, CStr, CString};
 use std::mem::MaybeUninit;
 
+use serde_json::Value;
+
 use super::status::{drop_quietly, Failure, Status};
 
 /// Borrows a handle.
@@ -44,6 +46,21 @@ pub(crate) unsafe fn text<'a>(ptr: *const c_char, name: &str) -> Result<&'a str,
         Failure::new(
             Status::NOTP_ERR_UTF8,
             format!("`{name}` is not valid UTF-8: {e}"),
+        )
+    })
+}
+
+/// Reads JSON text into a value.
+///
+/// # Safety
+/// As [`text`].
+pub(crate) unsafe fn json(ptr: *const c_char, name: &str) -> Result<Value, Failure> {
+    // SAFETY: forwarded from this function's contract.
+    let text = unsafe { self::text(ptr, name) }?;
+    serde_json::from_str(text).map_err(|e| {
+        Failure::new(
+            Status::NOTP_ERR_JSON,
+            format!("`{name}` is not JSON text: {e}"),
         )
     })
 }
@@ -89,6 +106,12 @@ pub(crate) fn give_string(text: impl Into<Vec<u8>>) -> Result<*mut c_char, Failu
     CString::new(text)
         .map(CString::into_raw)
         .map_err(|_| Failure::invalid("the text holds a NUL byte, which a C string cannot carry"))
+}
+
+/// Text from the engine (or the network) as a C string. C cannot see past
+/// a NUL byte, so any is spelled out as `\\0` rather than cutting the text.
+pub(crate) fn c_string_lossy(text: &str) -> CString {
+    CString::new(text.replace('\0', "\\0")).unwrap_or_default()
 }
 
 /// A signed C `range` as the engine's optional range: zero or negative

@@ -1,5 +1,6 @@
-//! The C ABI: `extern "C"` functions over the engine's values, declared in
-//! `include/libnotp.h` (generated from this module by `build.rs`).
+//! The C ABI: `extern "C"` functions over the engine's values, kernels and
+//! servers, declared in `include/libnotp.h` (generated from this module by
+//! `build.rs`).
 //!
 //! The header's preamble (in `cbindgen.toml`) states the contract every
 //! function here relies on: pointers are NULL or valid, handles are used by
@@ -18,6 +19,7 @@
 
 mod args;
 mod status;
+mod user_data;
 
 // The header lists functions in the order of these modules.
 pub mod library;
@@ -32,6 +34,17 @@ pub mod ring_iter;
 
 pub mod vclock;
 
+pub mod runtime;
+
+pub mod kernel;
+
+pub mod server;
+
+pub mod call;
+
+pub use call::ReplyCallback;
+pub use kernel::{CKernelOptions, KernelHandle};
 pub use node_list::NodeList;
+pub use server::{MessageCallback, ReplyHandle, Request, ServerHandle};
 pub use status::Status;
 pub use vclock::{CClockEntry, CTrimOptions};

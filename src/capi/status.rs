@@ -7,6 +7,7 @@ use std::ffi::{c_char, CString};
 use std::panic::{self, AssertUnwindSafe};
 
 use super::args;
+use crate::net::{CallError, NetError};
 use crate::Error;
 
 /// What a libnotp call reports. NOTP_OK is 0; every other value comes with
@@ -30,6 +31,26 @@ pub enum Status {
     NOTP_ERR_NOT_FOUND = 5,
     /// libnotp panicked; the handles involved should only be freed.
     NOTP_ERR_PANIC = 6,
+    /// A call got no reply, or a connection was not made, in time.
+    NOTP_ERR_TIMEOUT = 7,
+    /// The node called has no connection from this kernel (connect first).
+    NOTP_ERR_UNKNOWN_NODE = 8,
+    /// The remote side answered a call with an error (unknown server, a
+    /// full mailbox, or a server's own error reply).
+    NOTP_ERR_REMOTE = 9,
+    /// The network refused: a port that cannot be bound, a peer given up
+    /// on, a reply from the wrong node, too many calls awaiting replies.
+    NOTP_ERR_NETWORK = 10,
+    /// A server of that name is already registered on this kernel.
+    NOTP_ERR_NAME_TAKEN = 11,
+    /// The request is a cast (it carries no reply tag), so it cannot be
+    /// answered.
+    NOTP_ERR_NO_TAG = 12,
+    /// The kernel is stopped.
+    NOTP_ERR_STOPPED = 13,
+    /// A blocking call was made on an engine thread (inside a callback),
+    /// where it could deadlock the engine.
+    NOTP_ERR_WRONG_THREAD = 14,
 }
 
 /// A failed call: the status to return and the message to leave behind.
@@ -62,6 +83,14 @@ impl Failure {
         Failure::new(Status::NOTP_ERR_INVALID_ARGUMENT, message)
     }
 
+    pub(crate) fn status(&self) -> Status {
+        self.status
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     fn panic(payload: Box<dyn Any + Send>) -> Self {
         let what = payload
             .downcast_ref::<&str>()
@@ -80,6 +109,34 @@ impl From<Error> for Failure {
             | Error::MalformedRing(_)
             | Error::MalformedClock(_)
             | Error::MalformedNode(_) => Status::NOTP_ERR_JSON,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<NetError> for Failure {
+    fn from(e: NetError) -> Self {
+        let status = match e {
+            NetError::Bind { .. } => Status::NOTP_ERR_NETWORK,
+            NetError::NameTaken(_) => Status::NOTP_ERR_NAME_TAKEN,
+            NetError::NoTag => Status::NOTP_ERR_NO_TAG,
+            NetError::UnknownNode(_) => Status::NOTP_ERR_UNKNOWN_NODE,
+            NetError::Stopped => Status::NOTP_ERR_STOPPED,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Self {
+        let status = match e {
+            CallError::UnknownNode(_) => Status::NOTP_ERR_UNKNOWN_NODE,
+            CallError::Timeout => Status::NOTP_ERR_TIMEOUT,
+            CallError::Remote(_) => Status::NOTP_ERR_REMOTE,
+            CallError::InvalidReply { .. } | CallError::TooManyPending(_) => {
+                Status::NOTP_ERR_NETWORK
+            }
+            CallError::Stopped => Status::NOTP_ERR_STOPPED,
         };
         Failure::new(status, e.to_string())
     }
@@ -123,6 +180,12 @@ pub(crate) unsafe fn answer<T>(out: *mut T, body: impl FnOnce() -> Result<T, Fai
 /// which have no status to report it with.
 pub(crate) fn drop_quietly<T>(value: T) {
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+}
+
+/// Runs `f` without letting a panic escape; for work with no status to
+/// report to (the `_free` functions, engine-thread callbacks).
+pub(crate) fn quietly(f: impl FnOnce()) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(f));
 }
 
 pub(crate) mod last_error {

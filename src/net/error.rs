@@ -23,7 +23,7 @@ pub enum NetError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
     /// No connection to the node was ever requested (the original's
-    /// "Unknown node <id>").
+    /// `Unknown node <id>`).
     #[error("Unknown node {0}")]
     UnknownNode(String),
     #[error("Timeout.")]

@@ -159,6 +159,7 @@ impl Kernel {
     /// Stops listening, closes every connection (outbound ones at once),
     /// fails every call still waiting and unregisters every server.
     pub fn stop(&self) {
+        // Set before the pending calls are drained (see `await_reply`).
         if self.inner.shutdown.send_replace(true) {
             return;
         }
@@ -426,12 +427,14 @@ impl Kernel {
         &self,
         node_id: &str,
     ) -> Result<(String, oneshot::Receiver<Result<Payload, CallError>>), CallError> {
-        if self.is_stopped() {
-            return Err(CallError::Stopped);
-        }
         let tag = lock(&self.inner.tags).next_tag();
         let (tx, rx) = oneshot::channel();
         let mut pending = lock(&self.inner.pending);
+        // Checked under the lock `stop` drains the calls with, so a call
+        // racing `stop` is either refused here or failed by the drain.
+        if self.is_stopped() {
+            return Err(CallError::Stopped);
+        }
         if pending.len() >= self.inner.opts.max_pending {
             return Err(CallError::TooManyPending(pending.len()));
         }
