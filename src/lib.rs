@@ -22,6 +22,7 @@
 
 pub mod capi;
 pub mod clock;
+pub mod cluster;
 mod error;
 pub mod gen_server;
 pub mod gossip;

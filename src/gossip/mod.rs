@@ -5,18 +5,24 @@
 //!
 //! The reference resolves concurrent rings by whole-ring last-write-wins,
 //! which loses concurrent joins: one node meeting seven at once ends with
-//! rings of two, forever, and so does a chain of meets. Two rules, on top of
-//! the reference ones, make every formation converge:
+//! rings of two, forever, and so does a chain of meets. Two rules on top of
+//! the reference ones recover what the races lose, without changing the
+//! wire:
 //!
 //! * A node finishes the meets it starts: it re-sends the `join` (always
-//!   merged by the receiver) on every poll until the met node is in its ring
-//!   and has sent back a ring containing it, within `meet_retries` polls.
+//!   merged by the receiver) every other poll until the met node is in its
+//!   ring and has sent back a ring containing it, within `meet_retries`
+//!   polls. A node dropped from its ring by an update (which cannot tell a
+//!   removal from a race) is met the same way.
 //! * A node that hears gossip from a stranger — a sender missing from its
-//!   ring whose ring lists this node, i.e. a member lost to a race — meets
-//!   it, which merges the two views again. Nodes known to be removed
-//!   (tombstones from local removals, `leave` messages and descendant rings
-//!   that dropped them, kept for `tombstone_polls`) are not met again, so a
-//!   removal is not undone by the removed node's stale gossip.
+//!   ring that still counts itself a member, i.e. a member lost to a race —
+//!   inserts it again, a change of its own that wins the races, unless it
+//!   knows the stranger was removed (a tombstone from a removal or a
+//!   `leave`, kept for `tombstone_polls`): then it sends the stranger its
+//!   ring, which lacks it, and a node that receives a ring without itself
+//!   (which members never send) knows it was removed and starts over alone,
+//!   ready to be inserted again. The original leaves such a node gossiping a
+//!   stale ring forever.
 //!
 //! Only messages the original accepts are ever sent.
 
@@ -91,6 +97,9 @@ struct Meeting {
     polls_left: u32,
     /// The met node has sent us a ring that contains us.
     heard: bool,
+    /// The actor of this meet's joins (reused by retries, so retrying does
+    /// not grow every clock in the cluster).
+    actor: String,
 }
 
 /// One node's view of its ring.
@@ -106,6 +115,7 @@ pub struct Gossip {
     meetings: HashMap<String, Meeting>,
     /// Nodes known to be removed, with the polls their record has left.
     tombstones: HashMap<String, u32>,
+
     rng: Rng,
 }
 
@@ -202,9 +212,15 @@ impl Gossip {
                 node: node.clone(),
                 polls_left: self.opts.meet_retries,
                 heard: false,
+                actor: String::new(),
             },
         );
-        vec![Action::Connect(node.clone()), self.join_message(node)]
+        let actor = self.rng.uuid_v4();
+        let join = self.join_message(node, actor.clone());
+        if let Some(m) = self.meetings.get_mut(node.id()) {
+            m.actor = actor;
+        }
+        vec![Action::Connect(node.clone()), join]
     }
 
     /// Inserts `node` (weight `None`: the ring's rfactor) and spreads the news.
@@ -341,15 +357,18 @@ impl Gossip {
                 done.push(id.clone());
             } else {
                 m.polls_left -= 1;
-                retry.push(m.node.clone());
+                // Every other poll: give the answer time to arrive.
+                if m.polls_left % 2 == 0 {
+                    retry.push((m.node.clone(), m.actor.clone()));
+                }
             }
         }
         for id in done {
             self.meetings.remove(&id);
         }
-        for node in retry {
+        for (node, actor) in retry {
             actions.push(Action::Connect(node.clone()));
-            actions.push(self.join_message(&node));
+            actions.push(self.join_message(&node, actor));
         }
         self.tombstones.retain(|_, left| {
             *left = left.saturating_sub(1);
@@ -377,13 +396,21 @@ impl Gossip {
             self.bury(sender);
         }
         // A member lost to a race still counts us in its ring: meet it again.
+        if kind != Kind::Join && !msg.ring.is_defined(self.me.id()) {
+            // Members only ever send rings that hold us: a ring without us
+            // is a removal notice (see `notify_removed`).
+            return self.removed();
+        }
+        // A sender missing from our ring that counts itself and us in its
+        // ring: a member lost to a race (meet it again), or one we removed
+        // that does not know it yet (tell it).
         let stranger = (kind != Kind::Leave
             && !self.ring.is_defined(sender)
-            && !self.tombstones.contains_key(sender)
             && !self.meetings.contains_key(sender)
-            && msg.ring.is_defined(self.me.id()))
+            && msg.ring.is_defined(sender))
         .then(|| msg.ring.get(sender).cloned())
         .flatten();
+        let msg_weight = msg.ring.weight(sender);
         let (added, removed) = if kind == Kind::Join {
             self.clock.merge(&msg.clock);
             self.ring.merge(&msg.ring);
@@ -395,11 +422,7 @@ impl Gossip {
             );
             self.clock = msg.clock.clone();
             self.ring = msg.ring.clone();
-            // A descendant that dropped a node removed it; one that holds a
-            // node re-added it.
-            for n in &diff.1 {
-                self.bury(n.id());
-            }
+            // A descendant that holds a node re-added it.
             for n in &diff.0 {
                 self.tombstones.remove(n.id());
             }
@@ -446,6 +469,23 @@ impl Gossip {
                 new: self.ring.clone(),
             });
         }
+        if kind == Kind::Update {
+            // An update cannot say whether a node it lacks was removed or
+            // lost to a race: keep meeting it for a while; a removed node
+            // learns of its removal from whoever removed it.
+            for n in removed
+                .iter()
+                .filter(|n| n.id() != me && !self.tombstones.contains_key(n.id()))
+            {
+                let actor = self.rng.uuid_v4();
+                self.meetings.entry(n.id().to_owned()).or_insert(Meeting {
+                    node: n.clone(),
+                    polls_left: self.opts.meet_retries,
+                    heard: false,
+                    actor,
+                });
+            }
+        }
         let round = if kind == Kind::Join {
             rounds(&self.ring)
         } else {
@@ -453,7 +493,16 @@ impl Gossip {
         };
         actions.extend(self.send_ring(round));
         if let Some(stranger) = stranger {
-            actions.extend(self.meet(&stranger));
+            if self.tombstones.contains_key(stranger.id()) {
+                actions.extend(self.notify_removed(&stranger));
+            } else if !self.ring.is_defined(stranger.id()) {
+                // Put it back as a change of our own: the newest write, so it
+                // wins the last-write-wins races that lost it.
+                let weight = msg_weight.filter(|w| *w > 0);
+                if let Ok(more) = self.insert(&stranger, weight) {
+                    actions.extend(more);
+                }
+            }
         }
         actions
     }
@@ -495,6 +544,59 @@ impl Gossip {
 
     // ---- internals ----------------------------------------------------------
 
+    /// Tells a removed node that keeps gossiping to us that it was removed:
+    /// our ring, which lacks it, as a one-round update.
+    fn notify_removed(&mut self, node: &Node) -> Vec<Action> {
+        let Some(actor) = self.actor.clone() else {
+            return vec![];
+        };
+        vec![
+            Action::Connect(node.clone()),
+            Action::Send {
+                to: node.clone(),
+                message: RingMessage {
+                    kind: Kind::Update,
+                    actor,
+                    ring: self.ring.clone(),
+                    clock: self.clock.clone(),
+                    round: 0,
+                },
+            },
+            Action::Disconnect {
+                node: node.clone(),
+                force: false,
+            },
+        ]
+    }
+
+    /// This node was removed from its ring by another: it starts over alone
+    /// (still serving the ring id, so it can be inserted again).
+    fn removed(&mut self) -> Vec<Action> {
+        tracing::warn!(node = %self.me, "removed from ring {:?} by another node", self.ring_id);
+        self.meetings.clear();
+        self.tombstones.clear();
+        let fresh = CHash::new(self.ring.rfactor(), self.ring.pfactor());
+        let old = std::mem::replace(&mut self.ring, fresh);
+        let _ = self.ring.insert(self.me.clone(), None);
+        let actor = self.rng.uuid_v4();
+        self.clock = VectorClock::with_actor(&actor, 1);
+        self.actor = Some(actor);
+        let mut actions: Vec<Action> = old
+            .nodes()
+            .into_iter()
+            .filter(|n| n.id() != self.me.id())
+            .map(|n| Action::Disconnect {
+                node: n.clone(),
+                force: false,
+            })
+            .collect();
+        actions.push(Action::Changed {
+            old,
+            new: self.ring.clone(),
+        });
+        actions
+    }
+
     /// Remembers that `id` was removed (never this node itself).
     fn bury(&mut self, id: &str) {
         const MAX_TOMBSTONES: usize = 4096;
@@ -532,12 +634,12 @@ impl Gossip {
         actions
     }
 
-    fn join_message(&mut self, to: &Node) -> Action {
+    fn join_message(&self, to: &Node, actor: String) -> Action {
         Action::Send {
             to: to.clone(),
             message: RingMessage {
                 kind: Kind::Join,
-                actor: self.rng.uuid_v4(),
+                actor,
                 ring: self.ring.clone(),
                 clock: self.clock.clone(),
                 round: 0,

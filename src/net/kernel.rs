@@ -479,6 +479,30 @@ impl Kernel {
         }
     }
 
+    /// Writes a signed JSON object (not an envelope) back on the socket a
+    /// message arrived on: how the command server answers the CLI, which has
+    /// no listener (PROTOCOL §6). Refused for senders that are nodes.
+    pub fn answer_on_socket(&self, from: &From, body: &Value) -> Result<(), NetError> {
+        let Route::Socket(tx) = &from.route else {
+            return Err(NetError::UnknownNode(from.node.id.clone()));
+        };
+        let mut frame = Vec::new();
+        wire::frame_around(
+            FrameType::Message,
+            &wire::js_json::to_string(body),
+            self.inner.signer.as_ref(),
+            &mut frame,
+        );
+        // A full or closed CLI socket just loses the answer.
+        let _ = tx.try_send(frame.into());
+        Ok(())
+    }
+
+    /// Whether an outbound connection to the node with this id exists.
+    pub fn is_connected_id(&self, id: &str) -> bool {
+        id == self.id() || lock(&self.inner.sinks).contains_key(id)
+    }
+
     fn reply_frame(&self, tag: &str, result: Result<&Payload, &Value>) -> Bytes {
         match result {
             Ok(data) => self.frame(

@@ -1,0 +1,165 @@
+//! The command server: the `"command"` GenServer every node runs for the
+//! CLI (PROTOCOL §6). It answers only senders that are not members (CLI
+//! clients), on the socket the command arrived on, with
+//! `{"ok":…,"data"?:…,"error"?:…,"tag":…}` signed like an envelope.
+
+use serde_json::{json, Map, Value};
+
+use super::GossipRing;
+use crate::gen_server::{GenServer, Request};
+use crate::net::{error_value, Kernel, NetError};
+use crate::Node;
+
+/// The server name the CLI addresses.
+pub const NAME: &str = "command";
+
+/// Every command the CLI can send.
+pub const COMMANDS: [&str; 15] = [
+    "join", "leave", "meet", "insert", "minsert", "update", "remove", "mremove", "inspect",
+    "nodes", "has", "get", "weight", "weights", "ping",
+];
+
+/// Starts the command server for `gossip` on `kernel`.
+pub fn spawn(kernel: &Kernel, gossip: &GossipRing) -> Result<(), NetError> {
+    let mut server = GenServer::start(kernel, NAME)?;
+    let (kernel, gossip) = (kernel.clone(), gossip.clone());
+    tokio::spawn(async move {
+        while let Some(req) = server.recv().await {
+            let sender = &req.from.node.id;
+            if !req.from.is_socket() || kernel.is_connected_id(sender) {
+                tracing::debug!(%sender, "command from a member ignored");
+                continue;
+            }
+            let mut answer = match run(&gossip, &req) {
+                Ok(None) => json!({ "ok": true }),
+                Ok(Some(data)) => json!({ "ok": true, "data": data }),
+                Err(message) => json!({ "ok": false, "error": error_value(&message, &[]) }),
+            };
+            if let (Some(tag), Some(obj)) = (&req.from.tag, answer.as_object_mut()) {
+                obj.insert("tag".into(), Value::String(tag.clone()));
+            }
+            if let Err(e) = kernel.answer_on_socket(&req.from, &answer) {
+                tracing::debug!("cannot answer the CLI: {e}");
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Runs one command; `Ok(Some(data))` answers with data.
+pub fn run(gossip: &GossipRing, req: &Request) -> Result<Option<Value>, String> {
+    let args = req.data.as_json().cloned().unwrap_or(Value::Null);
+    let args = Args(args.as_object().cloned().unwrap_or_default());
+    let me = gossip.kernel().node().id().to_owned();
+    match req.event.as_str() {
+        "join" => gossip.join(&args.id()?).map(|_| None).map_err(|e| match e {
+            crate::Error::InvalidArgument { reason, .. } => reason,
+            other => other.to_string(),
+        }),
+        "leave" => {
+            gossip.leave();
+            Ok(None)
+        }
+        "meet" => {
+            gossip.meet(&args.node()?);
+            Ok(None)
+        }
+        "insert" => gossip
+            .insert(&args.node()?, args.weight())
+            .map(|_| None)
+            .map_err(|e| e.to_string()),
+        "minsert" => {
+            let nodes: Vec<Node> = args.nodes()?.into_iter().filter(|n| n.id() != me).collect();
+            gossip
+                .minsert(&nodes, args.weight())
+                .map(|_| None)
+                .map_err(|e| e.to_string())
+        }
+        "update" => {
+            let node = args.node()?;
+            let weight = args.weight().unwrap_or_else(|| gossip.ring().rfactor());
+            gossip
+                .update(&node, weight)
+                .map(|_| None)
+                .map_err(|e| e.to_string())
+        }
+        "remove" => {
+            gossip.remove(&args.node()?);
+            Ok(None)
+        }
+        "mremove" => {
+            let nodes: Vec<Node> = args.nodes()?.into_iter().filter(|n| n.id() != me).collect();
+            gossip.mremove(&nodes);
+            Ok(None)
+        }
+        "inspect" => Ok(Some(gossip.ring().to_value())),
+        "nodes" => Ok(Some(json!(gossip.ring().nodes()))),
+        "has" => Ok(Some(Value::Bool(gossip.ring().is_defined(&args.id()?)))),
+        "get" => {
+            let id = args.id()?;
+            gossip
+                .ring()
+                .get(&id)
+                .map(|n| Some(json!(n)))
+                .ok_or_else(|| undefined(&id))
+        }
+        "weight" => {
+            let id = args.id()?;
+            gossip
+                .ring()
+                .weight(&id)
+                .map(|w| Some(json!(w)))
+                .ok_or_else(|| undefined(&id))
+        }
+        "weights" => {
+            let ring = gossip.ring();
+            let map: Map<String, Value> = ring
+                .weights()
+                .iter()
+                .map(|(k, w)| (k.clone(), json!(w)))
+                .collect();
+            Ok(Some(Value::Object(map)))
+        }
+        "ping" => Ok(Some(json!("pong"))),
+        other => Err(format!("Cannot run against unknown command '{other}'")),
+    }
+}
+
+fn undefined(id: &str) -> String {
+    format!("'{id}' is not defined in this ring.")
+}
+
+/// A command's arguments, read the way the original's parsers read them.
+struct Args(Map<String, Value>);
+
+impl Args {
+    fn id(&self) -> Result<String, String> {
+        self.0
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| "Input data must have a string `id`.".to_owned())
+    }
+
+    fn node(&self) -> Result<Node, String> {
+        let v = self.0.get("node").ok_or("Input data must have a `node`.")?;
+        Node::from_value(v).map_err(|e| format!("Input node is invalid: {e}"))
+    }
+
+    fn nodes(&self) -> Result<Vec<Node>, String> {
+        let list = self
+            .0
+            .get("nodes")
+            .and_then(Value::as_array)
+            .ok_or("Input data must have a `nodes` array.")?;
+        list.iter()
+            .map(|v| Node::from_value(v).map_err(|e| format!("Input node is invalid: {e}")))
+            .collect()
+    }
+
+    /// A weight that is not a positive number means the ring's rfactor.
+    fn weight(&self) -> Option<u32> {
+        let w = self.0.get("weight")?.as_f64()?;
+        (w >= 1.0 && w <= u32::MAX as f64).then_some(w as u32)
+    }
+}
