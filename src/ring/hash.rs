@@ -27,6 +27,41 @@ pub fn vnode_key(id: &str, n: u32) -> String {
     String::from_utf8_lossy(&key).into_owned()
 }
 
+/// A looked-up key's ring position, encoded lazily: the first eight base64
+/// characters (from six digest bytes) settle almost every comparison of a
+/// binary search, so the full 44-character text is made only on a tie.
+pub(crate) struct Position {
+    digest: [u8; 32],
+    pub(crate) prefix: u64,
+    full: Option<[u8; HASH_LEN]>,
+}
+
+impl Position {
+    #[inline]
+    pub(crate) fn of(data: &[u8]) -> Position {
+        let digest: [u8; 32] = Sha256::digest(data).into();
+        let mut head = [0u8; 8];
+        // Six bytes are exactly eight base64 characters, no padding.
+        let _ = STANDARD.encode_slice(&digest[..6], &mut head);
+        Position {
+            digest,
+            prefix: u64::from_be_bytes(head),
+            full: None,
+        }
+    }
+
+    /// The whole position text.
+    #[inline]
+    pub(crate) fn text(&mut self) -> &[u8; HASH_LEN] {
+        let digest = &self.digest;
+        self.full.get_or_insert_with(|| {
+            let mut out = [0u8; HASH_LEN];
+            let _ = STANDARD.encode_slice(digest, &mut out);
+            out
+        })
+    }
+}
+
 /// The first eight bytes of a key, big-endian, zero-padded: comparing these
 /// first settles almost every comparison in a binary search with one
 /// integer compare.
@@ -56,6 +91,16 @@ mod tests {
             vnode_key("foo", 3),
             "avmox6bKHfmLdzmObwjwIrh2WC6XM471ods56FWbDo0="
         );
+    }
+
+    #[test]
+    fn lazy_positions_equal_the_eager_ones() {
+        for k in ["", "foo_1", "héllo", "key17"] {
+            let mut p = Position::of(k.as_bytes());
+            let eager = hash_key(k.as_bytes());
+            assert_eq!(p.prefix, prefix(&eager));
+            assert_eq!(p.text(), &eager);
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
+use hash::Position;
 pub use hash::{hash_key, vnode_key, HASH_LEN};
 pub use iter::RingIter;
 
@@ -74,6 +75,15 @@ impl PartialEq for CHash {
                     .is_ok_and(|i| other.node_at(i) == self.slot(v.slot))
             })
     }
+}
+
+/// A virtual node against a looked-up position: the integer prefixes
+/// first, the full text only on a tie.
+#[inline]
+fn cmp_position(v: &VNode, pos: &mut Position) -> Ordering {
+    v.prefix
+        .cmp(&pos.prefix)
+        .then_with(|| v.key.as_bytes().cmp(&pos.text()[..]))
 }
 
 #[inline]
@@ -423,7 +433,7 @@ impl CHash {
         if n == 0 {
             return None;
         }
-        let at = self.after(&hash_key(key.as_ref()));
+        let at = self.after(&mut Position::of(key.as_ref()));
         Some(self.table.vnodes[if at == n { 0 } else { at }].slot)
     }
 
@@ -447,7 +457,7 @@ impl CHash {
         if range == 0 {
             return;
         }
-        let at = self.after(&hash_key(key.as_ref()));
+        let at = self.after(&mut Position::of(key.as_ref()));
         let start = if at == n { 0 } else { at };
         self.collect(start, true, None, range, out);
     }
@@ -471,8 +481,7 @@ impl CHash {
         if range == 0 {
             return;
         }
-        let hash = hash_key(key.as_ref());
-        let below = self.before(&hash);
+        let below = self.before(&mut Position::of(key.as_ref()));
         let start = if below == 0 { n - 1 } else { below - 1 };
         self.collect(start, false, None, range, out);
     }
@@ -500,16 +509,16 @@ impl CHash {
             return;
         }
         let n = self.table.vnodes.len();
-        let name = hash_key(format!("{id}_1").as_bytes());
+        let mut name = Position::of(format!("{id}_1").as_bytes());
         let start = if clockwise {
-            let at = self.after(&name);
+            let at = self.after(&mut name);
             if at == n {
                 0
             } else {
                 at
             }
         } else {
-            let below = self.before(&name);
+            let below = self.before(&mut name);
             if below == 0 {
                 n - 1
             } else {
@@ -523,20 +532,18 @@ impl CHash {
 
     /// Index of the first virtual node whose key is strictly greater.
     #[inline]
-    fn after(&self, key: &[u8]) -> usize {
-        let p = hash::prefix(key);
+    fn after(&self, pos: &mut Position) -> usize {
         self.table
             .vnodes
-            .partition_point(|v| cmp_vnode(v, p, key) != Ordering::Greater)
+            .partition_point(|v| cmp_position(v, pos) != Ordering::Greater)
     }
 
     /// Index of the first virtual node whose key is not less.
     #[inline]
-    fn before(&self, key: &[u8]) -> usize {
-        let p = hash::prefix(key);
+    fn before(&self, pos: &mut Position) -> usize {
         self.table
             .vnodes
-            .partition_point(|v| cmp_vnode(v, p, key) == Ordering::Less)
+            .partition_point(|v| cmp_position(v, pos) == Ordering::Less)
     }
 
     fn position_of(&self, key: &str) -> Result<usize, usize> {
