@@ -1,6 +1,9 @@
 // Type declarations for require("notp"): a drop-in for notp 2.0.1 on a
 // native engine.
 
+import { EventEmitter } from "node:events";
+import { Readable } from "node:stream";
+
 /** A ring key: text, or raw bytes (hashed as they are). */
 export type RingKey = string | Uint8Array | ArrayBufferView;
 
@@ -184,6 +187,168 @@ export class VectorClock {
   /** Whether `data` is a non-array object. */
   static validJSON(data: unknown): boolean;
 }
+
+/** What a message may carry: any JSON value or bytes. */
+export type MessageData = unknown;
+
+/** Data to send: a JSON value, a Buffer (sent as bytes), or a Readable (collected and sent as one Buffer). */
+export type OutgoingData = unknown;
+
+/** Error-first callback of a call; `data` is a Buffer for byte replies, otherwise the JSON value. */
+export type CallCallback = (err: (Error & Record<string, unknown>) | null, data?: any) => void;
+
+/** Who sent a message: the reply tag (null for casts) and the sender. */
+export interface From {
+  tag: string | null;
+  node: Node;
+  /** Opaque reply address used by `reply`; do not rely on it. */
+  _reply?: number;
+}
+
+/** Always `{done: true}`: the engine reassembles streamed bodies. */
+export interface StreamInfo {
+  readonly done: boolean;
+  readonly stream?: string;
+  readonly error?: unknown;
+}
+
+/** Options of `createKernel` (the reference's `kernelOpts`, plus limits). */
+export interface KernelOpts {
+  networkHost?: string;
+  networkPort?: number;
+  /** ms between reconnection attempts (5000). */
+  retry?: number;
+  /** Failed attempts in a row before a peer is given up (Infinity). */
+  maxRetries?: number;
+  /** Only null: TLS is not supported yet. */
+  tls?: null;
+  /** Accepted for compatibility; the engine logs nothing to the console. */
+  silent?: boolean;
+  /** Frames queued per peer while it is unreachable (1024). */
+  maxLen?: number;
+  /** ms a streamed body may take to arrive completely (30000). */
+  streamTimeout?: number;
+}
+
+export interface KernelStartOpts {
+  /** Signs and checks every message; none (or "") accepts all. */
+  cookie?: string | null;
+  retry?: number;
+  maxRetries?: number;
+  /** Only null: anything else throws "TLS is not supported yet". */
+  tls?: null;
+}
+
+/** An outbound connection of a kernel; every method reads the engine's current state. */
+export class Connection extends EventEmitter {
+  node(): Node;
+  /** Not stopped (connected, or trying to). */
+  active(): boolean;
+  /** Waiting for the socket to come (back) up. */
+  connecting(): boolean;
+  /** Nothing waiting to be written. */
+  idle(): boolean;
+  /** Frames waiting to be written. */
+  queue(): number;
+  maxLen(): number;
+  on(event: "connect", listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * The network kernel of a node. Messages for a local target `id` are
+ * emitted as `(data, stream, from)`; adding the first listener for a name
+ * registers it with the engine, removing the last releases it. `start()`
+ * binds asynchronously: `port()` is the bound port once `_ready` fires
+ * (port 0 picks a free one). Requests made before `_ready` are sent then.
+ */
+export class NetKernel extends EventEmitter {
+  constructor(id: string, host: string, port: number, opts?: KernelOpts);
+  start(opts?: KernelStartOpts): this;
+  /** Closes everything, fails waiting calls, releases the event loop; emits `_stop`. */
+  stop(): this;
+  id(id?: string): string;
+  host(host?: string): string;
+  port(port?: number): number;
+  self(node?: Node): Node;
+  cookie(cookie?: string): string | null;
+  /** Nodes seen sending to this kernel since it started (approximate). */
+  sources(sources?: Map<string, Node>): Map<string, Node>;
+  /** Outbound connections by node id. */
+  sinks(): Map<string, Connection>;
+  connect(node: NodeLike, cb?: () => void): this;
+  disconnect(node: NodeLike, force?: boolean): this;
+  isConnected(node: NodeLike): boolean;
+  connection(node: NodeLike): Connection | null;
+  /** `cb(null, "pong")`, or an error ("Unknown node <id>", "Timeout."). */
+  ping(node: NodeLike, cb?: CallCallback, timeout?: number): this;
+  /** With `cb`: `cb(err, data)`; without: a Readable (object mode) of the reply. */
+  call(node: NodeLike, event: string, data: OutgoingData, cb: CallCallback, timeout?: number): void;
+  call(node: NodeLike, event: string, data: OutgoingData, cb?: null, timeout?: number): Readable;
+  callSingleton(node: NodeLike, event: string, data: OutgoingData, cb: CallCallback, timeout?: number): void;
+  multicall(nodes: NodeLike[], event: string, data: OutgoingData, cb: (err: Error | null, data?: any[]) => void, timeout?: number): void;
+  multicall(nodes: NodeLike[], event: string, data: OutgoingData, cb?: null, timeout?: number): Readable[];
+  multicallSingleton(nodes: NodeLike[], event: string, data: OutgoingData, cb: (err: Error | null, data?: any[]) => void, timeout?: number): void;
+  /** Throws when `from` has no tag (a cast), as the original does. */
+  reply(from: From, data: OutgoingData): this;
+  /** Silently skips a node without a connection. */
+  cast(node: NodeLike, event: string, data: OutgoingData): this;
+  abcast(nodes: NodeLike[], event: string, data: OutgoingData): this;
+  /** Messages dropped so far, by reason. */
+  skipped(): Record<string, number>;
+  on(event: "_ready" | "_stop", listener: () => void): this;
+  on(event: "_skip", listener: (err: Error & { type: string; peer?: string }) => void): this;
+  on(event: "error", listener: (err: Error) => void): this;
+  on(event: string, listener: (data: MessageData, stream: StreamInfo, from: From) => void): this;
+}
+
+/** Options of a GenServer. */
+export interface GenServerOpts {
+  /** ms a streamed body may take (30000); the engine applies the kernel's. */
+  streamTimeout?: number;
+}
+
+/** Where a GenServer request goes: a name on this node, or a name on a node. */
+export type Recipient = string | { id: string; node: NodeLike };
+
+/**
+ * A generic server on a kernel: requests `{event, data}` are emitted as
+ * `(data, from)`. Extend it and answer with `this.reply(from, data)`.
+ * Events: `pause`, `resume`, `stop`, `idle`, and the user's own.
+ */
+export class GenServer extends EventEmitter {
+  constructor(kernel: NetKernel, opts?: GenServerOpts);
+  /** Throws when the name is taken on this node. */
+  start(name?: string): this;
+  stop(force?: boolean): this;
+  pause(): this;
+  resume(): this;
+  id(id?: string): string;
+  kernel(kernel?: NetKernel): NetKernel;
+  streams(streams?: Map<string, unknown>): Map<string, unknown>;
+  idle(): boolean;
+  /** A reply to a cast (no tag) is logged and ignored. */
+  reply(from: From, data: OutgoingData): this;
+  call(id: Recipient, event: string, data: MessageData, cb: CallCallback, timeout?: number): void;
+  call(id: Recipient, event: string, data: MessageData, cb?: null, timeout?: number): Readable;
+  multicall(nodes: NodeLike[], id: string, event: string, data: MessageData, cb: (err: Error | null, data?: any[]) => void, timeout?: number): void;
+  cast(id: Recipient, event: string, data: MessageData): this;
+  abcast(nodes: NodeLike[], id: string, event: string, data: MessageData): this;
+  /** Hook: parses a whole Buffer (streamed) body; an Error drops it. */
+  decodeJob(job: Buffer): { event: string; data: unknown } | Error;
+  /** Hook: prepares a JSON body `{event, data}`; an Error drops it. */
+  decodeSingleton(msg: any): { event: string; data: unknown } | Error | any;
+  on(event: "pause" | "resume" | "stop" | "idle", listener: () => void): this;
+  on(event: string, listener: (data: any, from: From) => void): this;
+}
+
+/**
+ * A kernel for node `id` on `host:port` (defaults: os.hostname(), 7022;
+ * port 0 picks a free port, known after `_ready`).
+ */
+export function createKernel(id: string, host?: string, port?: number, opts?: KernelOpts): NetKernel;
+/** A GenServer on `cluster.kernel()`. */
+export function createGenServer(cluster: { kernel(): NetKernel }, opts?: GenServerOpts): GenServer;
 
 export function createCHash(rfactor?: number, pfactor?: number): CHash;
 export function createVClock(id?: string, count?: number): VectorClock;

@@ -2,11 +2,14 @@
 
 // require("notp"): a drop-in for notp 2.0.1, on a native engine.
 
+const os = require("node:os");
 const Node = require("./lib/node");
 const CHash = require("./lib/chash");
 const VectorClock = require("./lib/vclock");
 const consts = require("./lib/consts");
 const microtime = require("./lib/microtime");
+const NetKernel = require("./lib/kernel");
+const GenServer = require("./lib/gen_server");
 
 /** A standalone consistent hash ring. */
 function createCHash(rfactor = 3, pfactor = 2) {
@@ -18,6 +21,30 @@ function createVClock(id, count) {
   return new VectorClock(id, count);
 }
 
+/**
+ * A network kernel for node `id`, listening on `host:port` once started.
+ * Port 0 picks a free port (read `kernel.port()` after `_ready`); an
+ * absent host or port falls back to `opts.networkHost` / `opts.networkPort`.
+ * `opts`: `retry`, `maxRetries`, `maxLen` (frames queued per peer while it
+ * is unreachable), `streamTimeout` (ms for a streamed body to arrive),
+ * `tls` (null only).
+ */
+function createKernel(id, host = os.hostname(), port = 7022, opts = {}) {
+  opts = opts !== null && typeof opts === "object" && !Array.isArray(opts) ? opts : {};
+  const h = host || opts.networkHost || consts.networkHost;
+  const p = port === undefined || port === null ? opts.networkPort ?? consts.networkPort : port;
+  return new NetKernel(id, h, p, opts);
+}
+
+/** A GenServer on the kernel of `cluster` (anything with a `kernel()` method). */
+function createGenServer(cluster, opts) {
+  if (cluster === null || typeof cluster !== "object" || typeof cluster.kernel !== "function") {
+    throw new TypeError("cluster must have a kernel() method");
+  }
+  const o = opts !== null && typeof opts === "object" && !Array.isArray(opts) ? { ...opts } : {};
+  return new GenServer(cluster.kernel(), o);
+}
+
 module.exports = {
   // Values: ring, clock, node identity.
   CHash,
@@ -26,9 +53,14 @@ module.exports = {
   createCHash,
   createVClock,
 
-  // Network, GenServers, gossip, cluster (ClusterNode, GenServer, GossipRing,
-  // NetKernel, createCluster, createKernel, createGossip, createGenServer)
-  // and storage/locks (DTable, MTable, DLMServer, DSMServer, Lock, Semaphore,
+  // Network: the kernel and GenServers on it.
+  NetKernel,
+  GenServer,
+  createKernel,
+  createGenServer,
+
+  // Gossip and cluster (ClusterNode, GossipRing, createCluster,
+  // createGossip) and storage/locks (DTable, MTable, DLMServer, DSMServer, Lock, Semaphore,
   // createDTable, createMTable, createDLM, createDSM) are added here as they
   // land.
 

@@ -2,14 +2,25 @@
 //! node sends to it. Frames are serialised and signed when queued, so what
 //! is flushed later is exactly what was signed (the original signs at
 //! enqueue but serialises at flush, and loses messages to that).
+//!
+//! A frame sent from outside the engine's tasks (the Node.js and C doors'
+//! threads) while the connection is up and nothing is queued or being
+//! written is written at once by the sending thread (a non-blocking write;
+//! whatever the socket does not take goes to the queue). That spares a
+//! cross-thread wake-up of the writer task per message, a large part of a
+//! round trip. Engine threads keep queueing: there the writer task runs
+//! next on the same thread and batches frames into fewer writes. Order is
+//! kept: the direct path is taken only when the queue is empty and the
+//! writer task holds no frames.
 
 use std::collections::VecDeque;
+use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
@@ -27,6 +38,9 @@ pub enum SinkState {
 
 #[derive(Debug, Default)]
 struct Queue {
+    /// The rest of a frame the socket took only part of: written before
+    /// anything else and never dropped.
+    partial: Option<Bytes>,
     frames: VecDeque<Bytes>,
     /// Bytes held in `frames`.
     bytes: usize,
@@ -36,6 +50,10 @@ struct Queue {
     closing: bool,
     /// Close now, dropping what is queued.
     forced: bool,
+    /// The connected socket, for direct writes.
+    socket: Option<Arc<TcpStream>>,
+    /// The writer task is writing frames it took from the queue.
+    writing: bool,
 }
 
 /// The sending side of a connection to one peer.
@@ -77,7 +95,8 @@ impl Sink {
 
     /// Frames waiting to be written.
     pub fn queued(&self) -> usize {
-        self.lock().frames.len()
+        let q = self.lock();
+        q.frames.len() + usize::from(q.partial.is_some())
     }
 
     pub fn max_queue(&self) -> usize {
@@ -99,11 +118,31 @@ impl Sink {
     /// the writer may fall behind by up to `max_bytes`. Past either bound the
     /// oldest frames are dropped (and counted). Returns false when the
     /// connection is closed.
-    pub fn send(&self, frame: Bytes) -> bool {
+    pub fn send(&self, mut frame: Bytes) -> bool {
         {
             let mut q = self.lock();
             if q.closing || self.state() == SinkState::Closed {
                 return false;
+            }
+            if !q.writing
+                && q.partial.is_none()
+                && q.frames.is_empty()
+                && tokio::task::try_id().is_none()
+            {
+                if let Some(socket) = &q.socket {
+                    match socket.try_write(&frame) {
+                        Ok(n) if n == frame.len() => return true,
+                        Ok(n) => {
+                            q.partial = Some(frame.split_off(n));
+                            drop(q);
+                            self.wake.notify_one();
+                            return true;
+                        }
+                        // Not writable now (or failing, which the writer
+                        // task will see too): queue it.
+                        Err(_) => {}
+                    }
+                }
             }
             let active = self.state() == SinkState::Active;
             while !q.frames.is_empty()
@@ -167,17 +206,21 @@ impl Sink {
     /// Closed at once, or closed gracefully with nothing left to write.
     fn finished(&self) -> bool {
         let q = self.lock();
-        q.forced || (q.closing && q.frames.is_empty())
+        q.forced || (q.closing && q.frames.is_empty() && q.partial.is_none())
     }
 
-    /// Takes everything queued, or learns that the sink is to close.
+    /// Takes everything queued (marking the writer busy when there is
+    /// something), or learns that the sink is to close.
     fn take(&self) -> Result<Vec<Bytes>, bool> {
         let mut q = self.lock();
-        if q.forced || (q.closing && q.frames.is_empty()) {
+        if q.forced || (q.closing && q.frames.is_empty() && q.partial.is_none()) {
             return Err(q.forced);
         }
         q.bytes = 0;
-        Ok(q.frames.drain(..).collect())
+        let mut frames: Vec<Bytes> = q.partial.take().into_iter().collect();
+        frames.extend(q.frames.drain(..));
+        q.writing = !frames.is_empty();
+        Ok(frames)
     }
 
     /// Connects, reconnecting every `retry` until `max_retries` failures in
@@ -218,6 +261,7 @@ impl Sink {
         self.set_state(SinkState::Closed);
         let mut q = self.lock();
         q.frames.clear();
+        q.partial = None;
         q.bytes = 0;
     }
 
@@ -235,22 +279,39 @@ impl Sink {
     /// the sink is closed (true). Peers never write on this connection; its
     /// read side only tells us when the peer goes away.
     async fn pump(&self, stream: TcpStream) -> bool {
-        let (mut rd, mut wr) = stream.into_split();
+        let stream = Arc::new(stream);
+        self.lock().socket = Some(stream.clone());
+        let closed = self.write_queued(&stream).await;
+        {
+            let mut q = self.lock();
+            q.socket = None;
+            q.writing = false;
+        }
+        // Senders only borrow the socket under the lock, so this is the
+        // last reference now.
+        if closed {
+            if let Ok(mut stream) = Arc::try_unwrap(stream) {
+                let _ = stream.shutdown().await;
+            }
+        }
+        closed
+    }
+
+    async fn write_queued(&self, stream: &TcpStream) -> bool {
         let mut scratch = [0u8; 512];
         let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
         loop {
             let notified = self.wake.notified();
             match self.take() {
-                Err(_) => {
-                    let _ = wr.shutdown().await;
-                    return true;
-                }
+                Err(_) => return true,
                 Ok(frames) if !frames.is_empty() => {
                     batch.clear();
                     for f in &frames {
                         batch.extend_from_slice(f);
                     }
-                    if let Err(e) = wr.write_all(&batch).await {
+                    let written = write_all(stream, &batch).await;
+                    self.lock().writing = false;
+                    if let Err(e) = written {
                         tracing::debug!(peer = %self.node, error = %e, "write failed");
                         return false;
                     }
@@ -263,12 +324,37 @@ impl Sink {
             }
             tokio::select! {
                 _ = notified => {}
-                r = rd.read(&mut scratch) => {
+                r = read_some(stream, &mut scratch) => {
                     if matches!(r, Ok(0) | Err(_)) {
                         return false;
                     }
                 }
             }
+        }
+    }
+}
+
+/// Writes all of `buf` through a shared socket.
+async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads whatever arrives (0: the peer closed).
+async fn read_some(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        match stream.try_read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            r => return r,
         }
     }
 }

@@ -12,10 +12,14 @@ const { Node, consts, microtime } = notp;
 test("exports exactly the values, factories, consts and microtime", () => {
   assert.deepEqual(Object.keys(notp).sort(), [
     "CHash",
+    "GenServer",
+    "NetKernel",
     "Node",
     "VectorClock",
     "consts",
     "createCHash",
+    "createGenServer",
+    "createKernel",
     "createVClock",
     "microtime",
   ]);

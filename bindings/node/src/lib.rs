@@ -12,6 +12,9 @@
 //!   slot instead of building objects across the boundary on every call.
 //! * The hot paths are registered by hand ([`raw`]) to skip napi-rs's
 //!   per-call bookkeeping.
+//! * The network ([`kernel`]) runs on one shared tokio runtime
+//!   ([`runtime`]); its events reach JavaScript in batches through one
+//!   thread-safe function per started kernel ([`outbox`]).
 //!
 //! Every exported function is marked `catch_unwind` (the raw ones catch
 //! unwinds themselves): a panic becomes a JavaScript `Error` instead of
@@ -25,15 +28,19 @@
 
 mod clock;
 mod cursor;
+mod kernel;
+mod outbox;
 mod raw;
 mod registry;
 mod ring;
+mod runtime;
 
 use napi::{Error, Status};
 use napi_derive::napi;
 
 pub use clock::NativeClock;
 pub use cursor::NativeCursor;
+pub use kernel::NativeKernel;
 pub use ring::NativeRing;
 
 /// Largest integer a JavaScript number holds exactly (2^53 - 1).

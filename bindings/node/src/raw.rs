@@ -32,6 +32,9 @@ const FUNCTIONS: &[(&CStr, RawFn)] = &[
     (c"clockIncrement", crate::clock::raw_increment),
     (c"clockMerge", crate::clock::raw_merge),
     (c"clockDescends", crate::clock::raw_descends),
+    (c"kernelCall", crate::kernel::raw_call),
+    (c"kernelCast", crate::kernel::raw_cast),
+    (c"kernelReply", crate::kernel::raw_reply),
 ];
 
 #[napi(module_exports)]

@@ -1,0 +1,89 @@
+"use strict";
+
+// What a message carries, as the native kernel takes it: JSON text, or
+// bytes (a Buffer or any Uint8Array, sent as a Buffer). Readable streams
+// are collected first and sent as one Buffer.
+
+const { Stream } = require("node:stream");
+
+/** A Readable (or anything stream-like the original accepted). */
+function isStream(data) {
+  return (
+    data instanceof Stream ||
+    (data !== null &&
+      typeof data === "object" &&
+      typeof data.pipe === "function" &&
+      typeof data.on === "function")
+  );
+}
+
+/**
+ * The wire form of `data`: the Uint8Array itself, or JSON text
+ * (`undefined` and functions travel as `null`). Throws a TypeError naming
+ * `data` when it cannot be serialised (cycles, BigInt).
+ */
+function encode(data) {
+  if (data instanceof Uint8Array) return data;
+  let text;
+  try {
+    text = JSON.stringify(data);
+  } catch (err) {
+    throw new TypeError(`data cannot be sent: ${err.message}`);
+  }
+  return text === undefined ? "null" : text;
+}
+
+function chunkBuffer(chunk) {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === "string") return Buffer.from(chunk);
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return Buffer.from(JSON.stringify(chunk) ?? "null");
+}
+
+/** Reads a stream to its end: cb(null, Buffer) or cb(err), once. */
+function collect(stream, cb) {
+  const chunks = [];
+  let finished = false;
+  const finish = (err, data) => {
+    if (finished) return;
+    finished = true;
+    stream.removeListener("data", onData);
+    cb(err, data);
+  };
+  const onData = (chunk) => {
+    try {
+      chunks.push(chunkBuffer(chunk));
+    } catch (err) {
+      finish(err);
+    }
+  };
+  stream.on("data", onData);
+  stream.once("end", () => finish(null, Buffer.concat(chunks)));
+  stream.once("error", (err) => {
+    if (typeof stream.resume === "function") stream.resume();
+    finish(err instanceof Error ? err : new Error(String(err)));
+  });
+}
+
+/**
+ * Turns `{"type":"Buffer","data":[…]}` objects back into Buffers at any
+ * depth, in place; answers the (possibly replaced) value.
+ */
+function reviveBuffers(value) {
+  if (value === null || typeof value !== "object" || Buffer.isBuffer(value)) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (v !== null && typeof v === "object") value[i] = reviveBuffers(v);
+    }
+    return value;
+  }
+  if (value.type === "Buffer" && Array.isArray(value.data)) return Buffer.from(value.data);
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    if (v !== null && typeof v === "object") value[key] = reviveBuffers(v);
+  }
+  return value;
+}
+
+module.exports = { isStream, encode, collect, reviveBuffers };
