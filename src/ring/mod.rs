@@ -44,6 +44,10 @@ struct Table {
     /// For each slot, the index of its id in `CHash::weights`: range queries
     /// compare these integers instead of id strings.
     ident: Vec<u32>,
+    /// The virtual nodes' prefixes, contiguous: a lookup's bisection reads
+    /// 8 bytes per step instead of a 32-byte entry, so a 1000-node ring's
+    /// search stays in the first-level cache.
+    prefixes: Vec<u64>,
 }
 
 /// A consistent hash ring with replication factor `rfactor` (virtual nodes
@@ -75,15 +79,6 @@ impl PartialEq for CHash {
                     .is_ok_and(|i| other.node_at(i) == self.slot(v.slot))
             })
     }
-}
-
-/// A virtual node against a looked-up position: the integer prefixes
-/// first, the full text only on a tie.
-#[inline]
-fn cmp_position(v: &VNode, pos: &mut Position) -> Ordering {
-    v.prefix
-        .cmp(&pos.prefix)
-        .then_with(|| v.key.as_bytes().cmp(&pos.text()[..]))
 }
 
 #[inline]
@@ -533,17 +528,31 @@ impl CHash {
     /// Index of the first virtual node whose key is strictly greater.
     #[inline]
     fn after(&self, pos: &mut Position) -> usize {
-        self.table
-            .vnodes
-            .partition_point(|v| cmp_position(v, pos) != Ordering::Greater)
+        let (lo, hi) = self.prefix_run(pos.prefix);
+        if lo == hi {
+            return lo;
+        }
+        lo + self.table.vnodes[lo..hi].partition_point(|v| v.key.as_bytes() <= &pos.text()[..])
     }
 
     /// Index of the first virtual node whose key is not less.
     #[inline]
     fn before(&self, pos: &mut Position) -> usize {
-        self.table
-            .vnodes
-            .partition_point(|v| cmp_position(v, pos) == Ordering::Less)
+        let (lo, hi) = self.prefix_run(pos.prefix);
+        if lo == hi {
+            return lo;
+        }
+        lo + self.table.vnodes[lo..hi].partition_point(|v| v.key.as_bytes() < &pos.text()[..])
+    }
+
+    /// The run of virtual nodes whose prefix equals `p` (almost always
+    /// empty: then both bounds are where `p` would go).
+    #[inline]
+    fn prefix_run(&self, p: u64) -> (usize, usize) {
+        let prefixes = &self.table.prefixes;
+        let lo = prefixes.partition_point(|&x| x < p);
+        let hi = lo + prefixes[lo..].iter().take_while(|&&x| x == p).count();
+        (lo, hi)
     }
 
     fn position_of(&self, key: &str) -> Result<usize, usize> {
@@ -664,6 +673,7 @@ impl CHash {
     fn reindex(&mut self) {
         let weights = &self.weights;
         let table = Arc::make_mut(&mut self.table);
+        table.prefixes = table.vnodes.iter().map(|v| v.prefix).collect();
         table.ident = table
             .slots
             .iter()

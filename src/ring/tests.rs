@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 fn n(id: &str, port: u16) -> Node {
     Node::new(id, "localhost", port)
@@ -151,4 +152,25 @@ fn nodes_list_index_like_ids_first() {
     }
     let ids: Vec<_> = r.nodes().iter().map(|n| n.id().to_owned()).collect();
     assert_eq!(&ids[..2], ["2", "10"]);
+}
+
+#[test]
+fn keys_sharing_a_prefix_with_the_lookup_are_ordered_by_their_full_text() {
+    let h = String::from_utf8(hash_key(b"k").to_vec()).unwrap();
+    let with = |c: char| format!("{}{c}{}", &h[..10], &h[11..]);
+    let (below, above) = (with('+'), with('z'));
+    assert!(below < h && h < above && below[..8] == h[..8]);
+    let node = |id: &str| json!({"id": id, "host": "h", "port": 1});
+    let ring = CHash::from_value(&json!({"rfactor": 1, "pfactor": 1, "tree": [
+        {"key": below, "value": node("below")},
+        {"key": h, "value": node("exact")},
+        {"key": above, "value": node("above")},
+    ]}))
+    .unwrap();
+    assert_eq!(ring.find("k").unwrap().id(), "above", "strictly greater");
+    assert_eq!(
+        ring.range_prev("k", Some(1))[0].id(),
+        "below",
+        "strictly less"
+    );
 }
