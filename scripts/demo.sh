@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: the same ring and clocks through each door — Rust, C and
-# Node.js — and a GenServer call between two kernels on loopback. Builds what
-# it needs; run from anywhere.
+# Node.js — and a GenServer call between two kernels on loopback; then a live
+# three-node cluster that converges and is poked with ncl. Builds what it
+# needs; run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,6 @@ fi
 
 node scripts/build-addon.js >/dev/null
 node examples/demo.js
+
+echo
+bash scripts/cluster-demo.sh
