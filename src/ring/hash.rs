@@ -40,12 +40,9 @@ impl Position {
     #[inline]
     pub(crate) fn of(data: &[u8]) -> Position {
         let digest: [u8; 32] = Sha256::digest(data).into();
-        let mut head = [0u8; 8];
-        // Six bytes are exactly eight base64 characters, no padding.
-        let _ = STANDARD.encode_slice(&digest[..6], &mut head);
         Position {
+            prefix: prefix_of_digest(&digest),
             digest,
-            prefix: u64::from_be_bytes(head),
             full: None,
         }
     }
@@ -60,6 +57,21 @@ impl Position {
             out
         })
     }
+}
+
+/// The first eight base64 characters of a digest (its first six bytes,
+/// which encode to exactly eight characters), as a big-endian integer: what
+/// [`prefix`] gives for the digest's full text, without encoding the rest.
+#[inline]
+fn prefix_of_digest(digest: &[u8; 32]) -> u64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bits = u64::from_be_bytes([
+        0, 0, digest[0], digest[1], digest[2], digest[3], digest[4], digest[5],
+    ]);
+    (0..8).fold(0u64, |acc, i| {
+        let sextet = (bits >> (42 - 6 * i)) & 0x3f;
+        (acc << 8) | u64::from(ALPHABET[sextet as usize])
+    })
 }
 
 /// The first eight bytes of a key, big-endian, zero-padded: comparing these
