@@ -7,10 +7,43 @@ use sha2::{Digest, Sha256};
 /// Length of a ring position: 32 bytes of SHA-256 in padded base64.
 pub const HASH_LEN: usize = 44;
 
+/// SHA-256's initial state.
+const IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// SHA-256 of `data`. Keys that fit one block (up to 55 bytes: most ring
+/// keys) are padded by hand and compressed once, skipping the streaming
+/// hasher's buffering.
+#[inline]
+fn sha256(data: &[u8]) -> [u8; 32] {
+    if data.len() > 55 {
+        return Sha256::digest(data).into();
+    }
+    let mut block = [0u8; 64];
+    block[..data.len()].copy_from_slice(data);
+    block[data.len()] = 0x80;
+    block[56..].copy_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    let mut state = IV;
+    sha2::compress256(&mut state, &[block.into()]);
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
 /// The ring position of `data`: `base64(sha256(data))`, on the stack.
 #[inline]
 pub fn hash_key(data: &[u8]) -> [u8; HASH_LEN] {
-    let digest = Sha256::digest(data);
+    let digest = sha256(data);
     let mut out = [0u8; HASH_LEN];
     // 32 bytes always encode to exactly 44 base64 characters.
     let written = STANDARD.encode_slice(digest, &mut out).unwrap_or(0);
@@ -39,7 +72,7 @@ pub(crate) struct Position {
 impl Position {
     #[inline]
     pub(crate) fn of(data: &[u8]) -> Position {
-        let digest: [u8; 32] = Sha256::digest(data).into();
+        let digest = sha256(data);
         Position {
             prefix: prefix_of_digest(&digest),
             digest,
@@ -103,6 +136,15 @@ mod tests {
             vnode_key("foo", 3),
             "avmox6bKHfmLdzmObwjwIrh2WC6XM471ods56FWbDo0="
         );
+    }
+
+    #[test]
+    fn the_one_block_path_is_sha256() {
+        for len in 0..=80 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let want: [u8; 32] = Sha256::digest(&data).into();
+            assert_eq!(sha256(&data), want, "length {len}");
+        }
     }
 
     #[test]
