@@ -206,20 +206,17 @@ impl Gossip {
             return vec![];
         }
         self.tombstones.remove(node.id());
+        let actor = self.rng.uuid_v4();
+        let join = self.join_message(node, actor.clone());
         self.meetings.insert(
             node.id().to_owned(),
             Meeting {
                 node: node.clone(),
                 polls_left: self.opts.meet_retries,
                 heard: false,
-                actor: String::new(),
+                actor,
             },
         );
-        let actor = self.rng.uuid_v4();
-        let join = self.join_message(node, actor.clone());
-        if let Some(m) = self.meetings.get_mut(node.id()) {
-            m.actor = actor;
-        }
         vec![Action::Connect(node.clone()), join]
     }
 

@@ -209,7 +209,7 @@ impl Kernel {
     /// Whether an outbound connection to `node` exists (always true for this
     /// node itself).
     pub fn is_connected(&self, node: &Node) -> bool {
-        node.id() == self.id() || lock(&self.inner.sinks).contains_key(node.id())
+        self.is_connected_id(node.id())
     }
 
     /// The outbound connection to `node`, if any.
