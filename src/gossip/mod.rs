@@ -5,29 +5,42 @@
 //!
 //! The reference resolves concurrent rings by whole-ring last-write-wins,
 //! which loses concurrent joins: one node meeting seven at once ends with
-//! rings of two, forever, and so does a chain of meets. Two rules on top of
-//! the reference ones recover what the races lose, without changing the
-//! wire:
+//! rings of two, forever, and so does a chain of meets. This state machine
+//! sends the same messages but reconciles differently:
 //!
+//! * **Concurrent rings are united, minus what was removed** (an
+//!   observed-remove set): every ring version one of our nodes makes gets
+//!   an actor of its own, and each node remembers which members the
+//!   versions it has seen held ([`seen`]). A node of ours missing from a
+//!   concurrent ring whose clock holds a version with that node was removed
+//!   there; otherwise it is only not known there yet, and is kept. A node of
+//!   theirs missing from ours is taken unless this node removed it (or
+//!   learned of its removal: a tombstone, kept `tombstone_polls`) and the
+//!   sender has not seen that removal. Descendant rings are taken as they
+//!   are (their sender saw ours). So membership converges like a set CRDT
+//!   and a removal concurrent with other changes stays removed.
+//! * **Anti-entropy**: a node that ends up with a ring different from the
+//!   one a member sent it answers that member with its ring (one update,
+//!   round 0), so both sides of an exchange learn the union (push-pull).
 //! * A node finishes the meets it starts: it re-sends the `join` (always
 //!   merged by the receiver) every other poll until the met node is in its
 //!   ring and has sent back a ring containing it, within `meet_retries`
-//!   polls. A node dropped from its ring by an update (which cannot tell a
-//!   removal from a race) is met the same way.
+//!   polls.
 //! * A node that hears gossip from a stranger — a sender missing from its
-//!   ring that still counts itself a member, i.e. a member lost to a race —
-//!   inserts it again, a change of its own that wins the races, unless it
-//!   knows the stranger was removed (a tombstone from a removal or a
-//!   `leave`, kept for `tombstone_polls`): then it sends the stranger its
-//!   ring, which lacks it, and a node that receives a ring without itself
-//!   (which members never send) knows it was removed and starts over alone,
-//!   ready to be inserted again. The original leaves such a node gossiping a
-//!   stale ring forever.
+//!   ring that still counts itself a member — inserts it again, unless it
+//!   knows the stranger was removed: then it sends the stranger its ring,
+//!   which lacks it, and a node that receives a ring without itself (which
+//!   members never send) knows it was removed and starts over alone, ready
+//!   to be met again. The original leaves such a node gossiping a stale ring
+//!   forever.
 //!
-//! Only messages the original accepts are ever sent.
+//! Only messages the original accepts are ever sent; mixed with original
+//! nodes (which keep last-write-wins) the cluster still converges, more
+//! slowly.
 
 mod message;
 mod random;
+mod seen;
 
 use std::collections::HashMap;
 
@@ -35,6 +48,7 @@ use serde_json::{json, Value};
 
 pub use message::{Kind, RingMessage, MAX_ROUND};
 pub use random::Rng;
+use seen::Seen;
 
 use crate::{CHash, Error, Node, TrimOptions, VectorClock};
 
@@ -102,6 +116,17 @@ struct Meeting {
     actor: String,
 }
 
+/// What this node knows of a removed node.
+#[derive(Debug, Clone)]
+struct Tombstone {
+    /// Polls before the record is forgotten.
+    polls_left: u32,
+    /// The actor of the first ring version without the node: a sender whose
+    /// clock holds it saw the removal (and a node it still has was added
+    /// again since).
+    removal: String,
+}
+
 /// One node's view of its ring.
 #[derive(Debug, Clone)]
 pub struct Gossip {
@@ -113,8 +138,10 @@ pub struct Gossip {
     opts: GossipOptions,
     /// Nodes we were asked to meet, until the meet has taken.
     meetings: HashMap<String, Meeting>,
-    /// Nodes known to be removed, with the polls their record has left.
-    tombstones: HashMap<String, u32>,
+    /// Nodes known to be removed.
+    tombstones: HashMap<String, Tombstone>,
+    /// The members of the ring versions seen, by actor.
+    seen: Seen,
 
     rng: Rng,
 }
@@ -154,6 +181,7 @@ impl Gossip {
             opts,
             meetings: HashMap::new(),
             tombstones: HashMap::new(),
+            seen: Seen::default(),
             rng,
         }
     }
@@ -205,8 +233,9 @@ impl Gossip {
         if self.ring.is_defined(node.id()) || node.id() == self.me.id() || self.ring_id.is_none() {
             return vec![];
         }
-        self.tombstones.remove(node.id());
+        self.readd(node.id());
         let actor = self.rng.uuid_v4();
+        self.seen.note(&actor, &self.ring);
         let join = self.join_message(node, actor.clone());
         self.meetings.insert(
             node.id().to_owned(),
@@ -237,7 +266,7 @@ impl Gossip {
         }
         self.ring = ring;
         for n in nodes {
-            self.tombstones.remove(n.id());
+            self.readd(n.id());
         }
         let mut actions: Vec<Action> = nodes.iter().map(|n| Action::Connect(n.clone())).collect();
         actions.extend(self.local_change(old));
@@ -250,7 +279,7 @@ impl Gossip {
         let mut ring = self.ring.clone();
         ring.update(node.clone(), weight)?;
         self.ring = ring;
-        self.tombstones.remove(node.id());
+        self.readd(node.id());
         let mut actions = vec![Action::Connect(node.clone())];
         actions.extend(self.local_change(old));
         Ok(actions)
@@ -270,7 +299,6 @@ impl Gossip {
         for n in nodes {
             self.ring.remove(n);
             self.meetings.remove(n.id());
-            self.bury(n.id());
         }
         let mut actions: Vec<Action> = nodes
             .iter()
@@ -281,6 +309,9 @@ impl Gossip {
             })
             .collect();
         actions.extend(self.local_change(old));
+        for n in nodes {
+            self.bury(n.id());
+        }
         actions
     }
 
@@ -306,6 +337,7 @@ impl Gossip {
         send_clock.increment(&leave_actor);
         let mut send_ring = self.ring.clone();
         send_ring.remove(&self.me);
+        self.seen.note(&leave_actor, &send_ring);
         let mut actions: Vec<Action> = self
             .others()
             .into_iter()
@@ -325,9 +357,10 @@ impl Gossip {
         });
         let actor = self.rng.uuid_v4();
         self.clock = VectorClock::with_actor(&actor, 1);
-        self.actor = Some(actor);
         self.ring = CHash::new(self.ring.rfactor(), self.ring.pfactor());
         let _ = self.ring.insert(self.me.clone(), None);
+        self.seen.note(&actor, &self.ring);
+        self.actor = Some(actor);
         self.ring_id = None;
         actions.extend(send_ring.nodes().into_iter().map(|n| Action::Disconnect {
             node: n.clone(),
@@ -367,9 +400,9 @@ impl Gossip {
             actions.push(Action::Connect(node.clone()));
             actions.push(self.join_message(&node, actor));
         }
-        self.tombstones.retain(|_, left| {
-            *left = left.saturating_sub(1);
-            *left > 0
+        self.tombstones.retain(|_, t| {
+            t.polls_left = t.polls_left.saturating_sub(1);
+            t.polls_left > 0
         });
         if self.actor.is_some() {
             self.clock.trim(now_micros, &self.opts.trim);
@@ -389,61 +422,63 @@ impl Gossip {
         if let Some(m) = self.meetings.get_mut(sender) {
             m.heard |= msg.ring.is_defined(self.me.id());
         }
-        if kind == Kind::Leave {
-            self.bury(sender);
-        }
-        // A member lost to a race still counts us in its ring: meet it again.
-        if kind != Kind::Join && !msg.ring.is_defined(self.me.id()) {
+        if kind == Kind::Join {
+            // A node asking to join starts afresh, whatever it did before.
+            self.readd(sender);
+        } else if !msg.ring.is_defined(self.me.id()) {
             // Members only ever send rings that hold us: a ring without us
             // is a removal notice (see `notify_removed`).
             return self.removed();
         }
-        // A sender missing from our ring that counts itself and us in its
-        // ring: a member lost to a race (meet it again), or one we removed
-        // that does not know it yet (tell it).
-        let stranger = (kind != Kind::Leave
-            && !self.ring.is_defined(sender)
-            && !self.meetings.contains_key(sender)
-            && msg.ring.is_defined(sender))
-        .then(|| msg.ring.get(sender).cloned())
-        .flatten();
-        let msg_weight = msg.ring.weight(sender);
-        let (added, removed) = if kind == Kind::Join {
+        let ours_before = self.clock.clone();
+        if kind == Kind::Join {
+            self.ring = self.reconcile(&msg.ring, &msg.clock, &ours_before, Some(sender));
             self.clock.merge(&msg.clock);
-            self.ring.merge(&msg.ring);
-            (msg.ring.nodes().into_iter().cloned().collect(), vec![])
         } else if msg.clock.descends(&self.clock) {
-            let diff = (
-                missing_from(&msg.ring, &self.ring),
-                missing_from(&self.ring, &msg.ring),
-            );
+            // A descendant: its sender saw our ring, so it knows better.
+            for n in msg.ring.nodes() {
+                if self.tombstones.contains_key(n.id()) {
+                    // Added again after its removal.
+                    self.readd(n.id());
+                }
+            }
             self.clock = msg.clock.clone();
             self.ring = msg.ring.clone();
-            // A descendant that holds a node re-added it.
-            for n in &diff.0 {
-                self.tombstones.remove(n.id());
-            }
-            diff
         } else if !self.clock.descends(&msg.clock) {
             actions.push(Action::Conflict {
                 ring: msg.ring.clone(),
                 clock: msg.clock.clone(),
             });
-            // Last writer (largest insert time) wins; ties keep ours.
-            if msg.clock.max_insert() > self.clock.max_insert() {
-                self.ring = msg.ring.clone();
-            }
+            self.ring = self.reconcile(&msg.ring, &msg.clock, &ours_before, None);
             self.clock.merge(&msg.clock);
-            (
-                missing_from(&self.ring, &old),
-                missing_from(&old, &self.ring),
-            )
-        } else {
-            (vec![], vec![])
-        };
+        }
         self.clock.increment(&msg.actor);
-        self.actor = Some(msg.actor);
+        self.seen.note(&msg.actor, &msg.ring);
+        if self.ring == msg.ring {
+            // Both name the same ring version.
+            self.actor = Some(msg.actor.clone());
+        } else if self.ring != old || self.actor.is_none() {
+            // A version of our own: a fresh actor names it.
+            let actor = self.rng.uuid_v4();
+            self.clock.increment(&actor);
+            self.seen.note(&actor, &self.ring);
+            self.actor = Some(actor);
+        }
+        let (added, removed) = (
+            missing_from(&self.ring, &old),
+            missing_from(&old, &self.ring),
+        );
         let me = self.me.id().to_owned();
+        for n in removed.iter().filter(|n| n.id() != me) {
+            self.bury(n.id());
+            actions.push(Action::Disconnect {
+                node: n.clone(),
+                force: true,
+            });
+        }
+        if kind == Kind::Leave {
+            self.bury(sender);
+        }
         actions.extend(
             added
                 .iter()
@@ -451,37 +486,11 @@ impl Gossip {
                 .cloned()
                 .map(Action::Connect),
         );
-        actions.extend(
-            removed
-                .iter()
-                .filter(|n| n.id() != me)
-                .map(|n| Action::Disconnect {
-                    node: n.clone(),
-                    force: true,
-                }),
-        );
-        if !added.is_empty() || !removed.is_empty() {
+        if old != self.ring {
             actions.push(Action::Changed {
                 old,
                 new: self.ring.clone(),
             });
-        }
-        if kind == Kind::Update {
-            // An update cannot say whether a node it lacks was removed or
-            // lost to a race: keep meeting it for a while; a removed node
-            // learns of its removal from whoever removed it.
-            for n in removed
-                .iter()
-                .filter(|n| n.id() != me && !self.tombstones.contains_key(n.id()))
-            {
-                let actor = self.rng.uuid_v4();
-                self.meetings.entry(n.id().to_owned()).or_insert(Meeting {
-                    node: n.clone(),
-                    polls_left: self.opts.meet_retries,
-                    heard: false,
-                    actor,
-                });
-            }
         }
         let round = if kind == Kind::Join {
             rounds(&self.ring)
@@ -489,15 +498,20 @@ impl Gossip {
             msg.round
         };
         actions.extend(self.send_ring(round));
-        if let Some(stranger) = stranger {
-            if self.tombstones.contains_key(stranger.id()) {
-                actions.extend(self.notify_removed(&stranger));
-            } else if !self.ring.is_defined(stranger.id()) {
-                // Put it back as a change of our own: the newest write, so it
-                // wins the last-write-wins races that lost it.
-                let weight = msg_weight.filter(|w| *w > 0);
-                if let Ok(more) = self.insert(&stranger, weight) {
-                    actions.extend(more);
+        // Push-pull: a member whose ring differs from ours learns ours.
+        let answered = actions
+            .iter()
+            .any(|a| matches!(a, Action::Send { to, .. } if to.id() == sender));
+        if kind != Kind::Leave && sender != me && !answered && self.ring != msg.ring {
+            if let Some(to) = self.ring.get(sender).cloned() {
+                actions.extend(self.send_to(to, 0));
+            }
+        }
+        // A removed node that does not know it yet: tell it.
+        if kind != Kind::Leave && !self.ring.is_defined(sender) {
+            if let Some(stranger) = msg.ring.get(sender).cloned() {
+                if self.tombstones.contains_key(sender) {
+                    actions.extend(self.notify_removed(&stranger));
                 }
             }
         }
@@ -577,6 +591,7 @@ impl Gossip {
         let _ = self.ring.insert(self.me.clone(), None);
         let actor = self.rng.uuid_v4();
         self.clock = VectorClock::with_actor(&actor, 1);
+        self.seen.note(&actor, &self.ring);
         self.actor = Some(actor);
         let mut actions: Vec<Action> = old
             .nodes()
@@ -594,25 +609,93 @@ impl Gossip {
         actions
     }
 
-    /// Remembers that `id` was removed (never this node itself).
+    /// Remembers that `id` was removed (never this node itself), by the
+    /// ring version this node now has.
     fn bury(&mut self, id: &str) {
         const MAX_TOMBSTONES: usize = 4096;
+        let Some(removal) = self.actor.clone() else {
+            return;
+        };
         if id == self.me.id() {
             return;
         }
-        if self.tombstones.len() >= MAX_TOMBSTONES {
+        if self.tombstones.len() >= MAX_TOMBSTONES && !self.tombstones.contains_key(id) {
             // Forget the record closest to expiry.
             if let Some(oldest) = self
                 .tombstones
                 .iter()
-                .min_by_key(|(_, left)| **left)
+                .min_by_key(|(_, t)| t.polls_left)
                 .map(|(k, _)| k.clone())
             {
                 self.tombstones.remove(&oldest);
             }
         }
+        let polls_left = self.opts.tombstone_polls.max(1);
         self.tombstones
-            .insert(id.to_owned(), self.opts.tombstone_polls);
+            .entry(id.to_owned())
+            .and_modify(|t| t.polls_left = polls_left)
+            .or_insert(Tombstone {
+                polls_left,
+                removal,
+            });
+    }
+
+    /// Node `id` is in again (inserted, met, or joining): its removal and
+    /// the versions from before it are forgotten.
+    fn readd(&mut self, id: &str) {
+        if self.tombstones.remove(id).is_some() {
+            self.seen.forget(id);
+        }
+    }
+
+    /// Our ring reconciled with a concurrent `theirs` (clock `their_clock`;
+    /// `ours_before` is our clock before merging theirs). For nodes in both,
+    /// the weights of the ring with the latest insert win (the reference's
+    /// rule). `joining`: the sender of a join, always taken.
+    fn reconcile(
+        &self,
+        theirs: &CHash,
+        their_clock: &VectorClock,
+        ours_before: &VectorClock,
+        joining: Option<&str>,
+    ) -> CHash {
+        let theirs_newer = their_clock.max_insert() > ours_before.max_insert();
+        let mut ring = if theirs_newer {
+            theirs.clone()
+        } else {
+            self.ring.clone()
+        };
+        let me = self.me.id();
+        // Ours, missing there: removed there if a version with it was seen.
+        for n in missing_from(&self.ring, theirs) {
+            let keep = n.id() == me || !self.seen.saw(their_clock, n.id());
+            if theirs_newer && keep {
+                let weight = self.ring.weight(n.id()).filter(|w| *w > 0);
+                if ring.insert(n.clone(), weight).is_err() {
+                    tracing::debug!(node = %n, "cannot keep a node in the ring");
+                }
+            } else if !theirs_newer && !keep {
+                ring.remove(&n);
+            }
+        }
+        // Theirs, missing here: new to us, unless we removed it and they
+        // have not seen the removal.
+        for n in missing_from(theirs, &self.ring) {
+            let take = Some(n.id()) == joining
+                || match self.tombstones.get(n.id()) {
+                    Some(t) => their_clock.has(&t.removal),
+                    None => !self.seen.saw(ours_before, n.id()),
+                };
+            if !theirs_newer && take {
+                let weight = theirs.weight(n.id()).filter(|w| *w > 0);
+                if ring.insert(n.clone(), weight).is_err() {
+                    tracing::debug!(node = %n, "cannot take a node into the ring");
+                }
+            } else if theirs_newer && !take {
+                ring.remove(&n);
+            }
+        }
+        ring
     }
 
     /// A local change: a fresh actor, counted in the clock, sent for
@@ -620,6 +703,7 @@ impl Gossip {
     fn local_change(&mut self, old: CHash) -> Vec<Action> {
         let actor = self.rng.uuid_v4();
         self.clock.increment(&actor);
+        self.seen.note(&actor, &self.ring);
         self.actor = Some(actor);
         let mut actions = self.send_ring(rounds(&self.ring));
         if old.nodes() != self.ring.nodes() || old.weights() != self.ring.weights() {
@@ -660,26 +744,31 @@ impl Gossip {
     /// Sends the ring as an update with `n` rounds left (nothing when `n` is
     /// 0, when alone, or when in no ring).
     fn send_ring(&mut self, n: u32) -> Vec<Action> {
-        let Some(actor) = self.actor.clone() else {
-            return vec![];
-        };
-        if n == 0 || self.ring.number_nodes() <= 1 || self.ring_id.is_none() {
+        if n == 0 || self.ring.number_nodes() <= 1 {
             return vec![];
         }
-        let message = RingMessage {
-            kind: Kind::Update,
-            actor,
-            ring: self.ring.clone(),
-            clock: self.clock.clone(),
-            round: n - 1,
-        };
-        self.others()
+        let targets = self.others();
+        targets
             .into_iter()
-            .map(|to| Action::Send {
-                to,
-                message: message.clone(),
-            })
+            .flat_map(|to| self.send_to(to, n - 1))
             .collect()
+    }
+
+    /// Our ring, as an update with `round` rounds left after this one, to
+    /// one member.
+    fn send_to(&self, to: Node, round: u32) -> Option<Action> {
+        let actor = self.actor.clone()?;
+        self.ring_id.as_ref()?;
+        Some(Action::Send {
+            to,
+            message: RingMessage {
+                kind: Kind::Update,
+                actor,
+                ring: self.ring.clone(),
+                clock: self.clock.clone(),
+                round,
+            },
+        })
     }
 }
 

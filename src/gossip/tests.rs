@@ -80,8 +80,13 @@ fn a_received_join_is_merged_and_forwarded() {
         (out[0].0, out[0].1.kind, out[0].1.round),
         (&node(0), Kind::Update, 0)
     );
-    assert_eq!(b.actor(), Some(join.actor.as_str()));
+    // The join's actor is counted (PROTOCOL §5); the merged ring is a new
+    // version, named by a fresh actor of b's.
     assert_eq!(b.clock().count(&join.actor), Some(1));
+    let actor = b.actor().unwrap();
+    assert_ne!(actor, join.actor);
+    assert_eq!(b.clock().count(actor), Some(1));
+    assert_eq!(out[0].1.actor, actor);
     // The meeting node imposes the answer: its clock descends ours.
     a.receive("n1", out[0].1.clone());
     assert_eq!(a.ring().nodes(), b.ring().nodes());
@@ -108,7 +113,7 @@ fn stale_updates_change_nothing_and_descendants_are_imposed() {
 }
 
 #[test]
-fn conflicts_keep_the_ring_with_the_latest_insert() {
+fn concurrent_rings_are_united() {
     let mut a = gossip(0);
     let mut b = gossip(1);
     let from_a = sends(&a.minsert(&[node(2), node(4)], None).unwrap())[0]
@@ -121,13 +126,86 @@ fn conflicts_keep_the_ring_with_the_latest_insert() {
     c.receive("n0", from_a.clone());
     let actions = c.receive("n1", from_b.clone());
     assert!(actions.iter().any(|a| matches!(a, Action::Conflict { .. })));
-    let winner = if from_b.clock.max_insert() > from_a.clock.max_insert() {
-        &from_b
-    } else {
-        &from_a
-    };
-    assert_eq!(c.ring().nodes(), winner.ring.nodes());
+    let ids: Vec<&str> = c.ring().nodes().iter().map(|n| n.id()).collect();
+    assert_eq!(ids.len(), 5, "both sides' nodes are kept: {ids:?}");
     assert!(c.clock().descends(&from_a.clock) && c.clock().descends(&from_b.clock));
+    assert!(
+        actions.contains(&Action::Connect(node(1))) && actions.contains(&Action::Connect(node(3)))
+    );
+}
+
+/// Four nodes `n0..n3` sharing one ring (n0 inserted the others).
+fn four() -> Vec<Gossip> {
+    let mut g: Vec<Gossip> = (0..4).map(gossip).collect();
+    let update = sends(&g[0].minsert(&[node(1), node(2), node(3)], None).unwrap())[0]
+        .1
+        .clone();
+    for x in &mut g[1..] {
+        x.receive("n0", update.clone());
+    }
+    g
+}
+
+#[test]
+fn a_removal_spreads_and_is_not_undone_by_a_concurrent_ring() {
+    let mut g = four();
+    // n0 removes n3 while n1, not knowing, inserts n4.
+    let removal = sends(&g[0].remove(&node(3)))[0].1.clone();
+    let addition = sends(&g[1].insert(&node(4), None).unwrap())[0].1.clone();
+    // n2 hears the removal first: a descendant lacking n3, so n3 was removed.
+    g[2].receive("n0", removal.clone());
+    assert!(!g[2].ring().is_defined("n3"));
+    // Then n1's concurrent ring, which still holds n3: united, without n3.
+    g[2].receive("n1", addition.clone());
+    assert!(g[2].ring().is_defined("n4") && !g[2].ring().is_defined("n3"));
+
+    // n1 hears the removal after its own change: n0's clock holds a ring
+    // version with n3, so n3 was removed there; n4 is only not known there.
+    let actions = g[1].receive("n0", removal);
+    assert!(!g[1].ring().is_defined("n3") && g[1].ring().is_defined("n4"));
+    // n1 answers n0, whose ring differs, and n0 takes the answer.
+    let answer = sends(&actions)
+        .into_iter()
+        .find(|(to, _)| **to == node(0))
+        .expect("an answer to n0")
+        .1
+        .clone();
+    g[0].receive("n1", answer);
+    assert_eq!(g[0].ring().nodes(), g[1].ring().nodes());
+    assert_eq!(g[0].ring().nodes(), g[2].ring().nodes());
+}
+
+#[test]
+fn a_removed_node_can_be_inserted_again() {
+    let mut g = four();
+    let removal = sends(&g[0].remove(&node(3)))[0].1.clone();
+    g[1].receive("n0", removal);
+    assert!(!g[1].ring().is_defined("n3"));
+    // n1, which saw the removal, inserts n3 again: n0 takes it back, as a
+    // descendant or as a concurrent ring whose clock holds the removal.
+    let again = sends(&g[1].insert(&node(3), None).unwrap())[0].1.clone();
+    g[0].receive("n1", again.clone());
+    assert!(g[0].ring().is_defined("n3"));
+    // So does n2, which had not heard of the removal at all.
+    g[2].receive("n1", again);
+    assert!(g[2].ring().is_defined("n3"));
+}
+
+#[test]
+fn a_member_whose_ring_differs_is_answered_once() {
+    let mut g = four();
+    let stale = sends(&g[3].poll(crate::now_micros()))[0].1.clone();
+    g[1].insert(&node(5), None).unwrap();
+    // n1 is ahead of n3's poll: it answers n3 with its ring.
+    let actions = g[1].receive("n3", stale.clone());
+    let out = sends(&actions);
+    assert_eq!(out.len(), 1);
+    assert_eq!((out[0].0, out[0].1.round), (&node(3), 0));
+    assert!(out[0].1.ring.is_defined("n5"));
+    // Equal rings: nothing to say.
+    let same = sends(&g[2].poll(crate::now_micros()))[0].1.clone();
+    let mut h = four();
+    assert!(sends(&h[1].receive("n2", same)).is_empty());
 }
 
 #[test]
@@ -526,14 +604,21 @@ fn print_timed_convergence() {
         Formation::Random,
         Formation::Minsert,
     ] {
-        for n in [8usize, 16] {
+        for n in [8usize, 16, 32, 64] {
             let mut results = vec![];
-            for seed in 0..4 {
+            for seed in 0..10 {
                 let mut t = TimedSim::new(n, seed * 31 + n as u64);
                 form(&mut t.sim, how);
                 results.push(t.run(30));
             }
-            eprintln!("{how:?} {n}: {results:?}");
+            let done: Vec<f64> = results.iter().flatten().copied().collect();
+            let worst = done.iter().copied().fold(0.0, f64::max);
+            eprintln!(
+                "{how:?} {n}: {}/{} converged, worst {worst:.1} intervals (limit rounds+3 = {})",
+                done.len(),
+                results.len(),
+                usize::BITS - (n - 1).leading_zeros() + 3
+            );
         }
     }
 }
