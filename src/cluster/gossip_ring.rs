@@ -269,13 +269,17 @@ impl GossipRing {
 
     /// Runs one step of the state machine and performs what it asks, with
     /// the ring id it had before the step (a leave is sent to the old ring).
+    /// The state stays locked until the actions are performed, so steps
+    /// taken on different threads (a poll, a message) reach the kernel in
+    /// the order they were taken: a connect never overtakes the disconnect
+    /// that preceded it. Performing never waits and never calls back into
+    /// the state.
     fn act(&self, step: impl FnOnce(&mut Gossip) -> Vec<Action>) {
-        let (ring_id, actions) = {
-            let mut g = self.lock();
-            let ring_id = g.ring_id().map(str::to_owned);
-            (ring_id, step(&mut g))
-        };
+        let mut g = self.lock();
+        let ring_id = g.ring_id().map(str::to_owned);
+        let actions = step(&mut g);
         self.perform(ring_id.as_deref(), actions);
+        drop(g);
     }
 
     fn try_act(
@@ -306,6 +310,9 @@ impl GossipRing {
                         clock: message.clock.clone(),
                         ring: message.ring.clone(),
                     });
+                    // A member's connection may have been closed by an
+                    // earlier change: open it again rather than drop this.
+                    kernel.connect(&to);
                     gen_server::cast(kernel, &to, target, "ring", message.to_value());
                 }
                 Action::Changed { old, new } => self.emit(GossipEvent::Process { old, new }),

@@ -111,9 +111,10 @@ struct Meeting {
     polls_left: u32,
     /// The met node has sent us a ring that contains us.
     heard: bool,
-    /// The actor of this meet's joins (reused by retries, so retrying does
-    /// not grow every clock in the cluster).
+    /// The actor of this meet's joins, reused by retries while our ring is
+    /// `ring` (so retrying does not grow every clock in the cluster).
     actor: String,
+    ring: CHash,
 }
 
 /// What this node knows of a removed node.
@@ -244,6 +245,7 @@ impl Gossip {
                 polls_left: self.opts.meet_retries,
                 heard: false,
                 actor,
+                ring: self.ring.clone(),
             },
         );
         vec![Action::Connect(node.clone()), join]
@@ -389,14 +391,24 @@ impl Gossip {
                 m.polls_left -= 1;
                 // Every other poll: give the answer time to arrive.
                 if m.polls_left % 2 == 0 {
-                    retry.push((m.node.clone(), m.actor.clone()));
+                    retry.push(m.node.id().to_owned());
                 }
             }
         }
         for id in done {
             self.meetings.remove(&id);
         }
-        for (node, actor) in retry {
+        for id in retry {
+            let Some(m) = self.meetings.get_mut(&id) else {
+                continue;
+            };
+            if m.ring != self.ring {
+                // An actor names one ring version: a grown ring needs a new one.
+                m.actor = self.rng.uuid_v4();
+                m.ring = self.ring.clone();
+                self.seen.note(&m.actor, &m.ring);
+            }
+            let (node, actor) = (m.node.clone(), m.actor.clone());
             actions.push(Action::Connect(node.clone()));
             actions.push(self.join_message(&node, actor));
         }
