@@ -33,6 +33,8 @@ struct Shared {
     kernel: Kernel,
     state: Mutex<Gossip>,
     events: broadcast::Sender<GossipEvent>,
+    /// Held from a flush's snapshot to its rename, so flushes land in order.
+    flushing: Mutex<()>,
 }
 
 /// A node's gossip ring, driven over its kernel. Cheap to clone.
@@ -60,12 +62,15 @@ impl GossipRing {
                 kernel: kernel.clone(),
                 state: Mutex::new(Gossip::new(kernel.node().clone(), opts, Rng::from_os())),
                 events: broadcast::channel(1024).0,
+                flushing: Mutex::new(()),
             }),
         };
         let weak = Arc::downgrade(&ring.shared);
         tokio::spawn(async move {
-            let mut poll = tokio::time::interval(poll);
-            let mut flush = tokio::time::interval(flush);
+            // First ticks one period from now, not at once.
+            let now = tokio::time::Instant::now();
+            let mut poll = tokio::time::interval_at(now + poll, poll);
+            let mut flush = tokio::time::interval_at(now + flush, flush);
             loop {
                 tokio::select! {
                     _ = poll.tick() => {
@@ -188,6 +193,11 @@ impl GossipRing {
     /// Writes `{ring, actor, chash, vclock}` to the flush path (a temporary
     /// file, then renamed), if one is set and the node has an actor.
     pub fn flush(&self) -> std::io::Result<()> {
+        let _order = self
+            .shared
+            .flushing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let (path, state) = {
             let g = self.lock();
             match (&g.options().flush_path, g.actor()) {

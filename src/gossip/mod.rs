@@ -156,6 +156,42 @@ pub fn rounds(ring: &CHash) -> u32 {
     }
 }
 
+/// The actor naming ring version `ring`: derived from its members and
+/// weights, so nodes that reach the same membership on their own name it
+/// alike and clocks do not grow with every node's copy of it. Shaped like a
+/// UUID (version 8, "custom"), as the original's actors are UUIDs.
+pub fn version_actor(ring: &CHash) -> String {
+    use sha2::{Digest, Sha256};
+    let mut members: Vec<(&str, &str, u16, u32)> = ring
+        .nodes()
+        .into_iter()
+        .map(|n| (n.id(), n.host(), n.port(), ring.weight(n.id()).unwrap_or(0)))
+        .collect();
+    members.sort_unstable();
+    let mut h = Sha256::new();
+    h.update(format!("{}/{}\n", ring.rfactor(), ring.pfactor()));
+    for (id, host, port, weight) in members {
+        h.update(format!(
+            "{}:{id}{}:{host}{port}/{weight}\n",
+            id.len(),
+            host.len()
+        ));
+    }
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h.finalize()[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
 /// Nodes of `a` not in `b` (compared by id, host and port).
 fn missing_from(a: &CHash, b: &CHash) -> Vec<Node> {
     let theirs = b.nodes();
@@ -270,8 +306,19 @@ impl Gossip {
         for n in nodes {
             self.readd(n.id());
         }
+        let fresh = missing_from(&self.ring, &old);
         let mut actions: Vec<Action> = nodes.iter().map(|n| Action::Connect(n.clone())).collect();
         actions.extend(self.local_change(old));
+        // The random rounds may miss some of the new members: those learn
+        // the ring from us directly rather than at a later poll.
+        for n in fresh.into_iter().filter(|n| n.id() != self.me.id()) {
+            let told = actions
+                .iter()
+                .any(|a| matches!(a, Action::Send { to, .. } if to.id() == n.id()));
+            if !told {
+                actions.extend(self.send_to(n, 0));
+            }
+        }
         Ok(actions)
     }
 
@@ -334,11 +381,11 @@ impl Gossip {
                 Action::Closed,
             ];
         }
-        let leave_actor = self.rng.uuid_v4();
-        let mut send_clock = self.clock.clone();
-        send_clock.increment(&leave_actor);
         let mut send_ring = self.ring.clone();
         send_ring.remove(&self.me);
+        let leave_actor = version_actor(&send_ring);
+        let mut send_clock = self.clock.clone();
+        send_clock.increment(&leave_actor);
         self.seen.note(&leave_actor, &send_ring);
         let mut actions: Vec<Action> = self
             .others()
@@ -470,8 +517,8 @@ impl Gossip {
             // Both name the same ring version.
             self.actor = Some(msg.actor.clone());
         } else if self.ring != old || self.actor.is_none() {
-            // A version of our own: a fresh actor names it.
-            let actor = self.rng.uuid_v4();
+            // A version of our own: its actor names it.
+            let actor = version_actor(&self.ring);
             self.clock.increment(&actor);
             self.seen.note(&actor, &self.ring);
             self.actor = Some(actor);
@@ -498,6 +545,7 @@ impl Gossip {
                 .cloned()
                 .map(Action::Connect),
         );
+        let new_version = self.ring != old && self.ring != msg.ring;
         if old != self.ring {
             actions.push(Action::Changed {
                 old,
@@ -510,6 +558,21 @@ impl Gossip {
             msg.round
         };
         actions.extend(self.send_ring(round));
+        if new_version && round == 0 {
+            // A ring version of our own (a union) is news: pass it on to one
+            // member at once (the sender gets it below) rather than wait for
+            // the next poll.
+            let others: Vec<Node> = self
+                .ring
+                .nodes()
+                .into_iter()
+                .filter(|n| n.id() != me && n.id() != sender)
+                .cloned()
+                .collect();
+            if let Some(to) = self.rng.sample(&others, 1).pop() {
+                actions.extend(self.send_to(to, 0));
+            }
+        }
         // Push-pull: a member whose ring differs from ours learns ours.
         let answered = actions
             .iter()
@@ -710,10 +773,10 @@ impl Gossip {
         ring
     }
 
-    /// A local change: a fresh actor, counted in the clock, sent for
-    /// `rounds(ring)` rounds, and announced.
+    /// A local change: the new version's actor, counted in the clock, sent
+    /// for `rounds(ring)` rounds, and announced.
     fn local_change(&mut self, old: CHash) -> Vec<Action> {
-        let actor = self.rng.uuid_v4();
+        let actor = version_actor(&self.ring);
         self.clock.increment(&actor);
         self.seen.note(&actor, &self.ring);
         self.actor = Some(actor);
