@@ -353,6 +353,125 @@ export function createGenServer(cluster: { kernel(): NetKernel }, opts?: GenServ
 export function createCHash(rfactor?: number, pfactor?: number): CHash;
 export function createVClock(id?: string, count?: number): VectorClock;
 
+// ---- gossip and cluster ----------------------------------------------------
+
+/** Gossip ring options (defaults: `consts.gossipOpts`). */
+export interface GossipOpts {
+  rfactor?: number;
+  pfactor?: number;
+  /** ms between gossip rounds (1000). */
+  interval?: number;
+  /** ms between saves of the ring to `flushPath` (1000). */
+  flushInterval?: number;
+  /** Where the ring is saved and restored from; null (the default): nowhere. */
+  flushPath?: string | null;
+  /** Clock trimming, at every gossip round. */
+  vclockOpts?: Partial<VClockOpts>;
+  /** Gossip rounds an unfinished `meet` is retried for (30). */
+  meetRetries?: number;
+  /** Gossip rounds a removal is remembered for (600). */
+  tombstonePolls?: number;
+}
+
+/** `createCluster` options. */
+export interface ClusterOpts {
+  kernelOpts?: KernelOpts;
+  gossipOpts?: GossipOpts;
+}
+
+/**
+ * A node's gossip ring (a GenServer named after the ring id): membership as
+ * a consistent hash ring, versioned by a vector clock, spread by gossip.
+ * Reads are snapshots of the live state (`ring()` answers a fresh CHash
+ * per call). Events are emitted on the JavaScript thread.
+ */
+export class GossipRing extends GenServer {
+  constructor(kernel: NetKernel, opts?: GossipOpts);
+  /** Starts gossiping in `ringID` (once the kernel listens). */
+  start(ringID: string): this;
+  /** Leaves the ring; emits `stop` once out of it. */
+  stop(force?: boolean): this;
+  /** A fresh copy of the ring as it is now. */
+  ring(): CHash;
+  /** A fresh copy of the clock as it is now. */
+  vclock(): VectorClock;
+  actor(): string | null;
+  ringID(): string | null;
+  /** Joins `ringID`; an Error (returned, not thrown) when already in a ring. */
+  join(ringID: string): this | Error;
+  meet(node: NodeLike): this;
+  insert(node: NodeLike, weight?: number, force?: boolean): this;
+  minsert(nodes: NodeLike[], weight?: number, force?: boolean): this;
+  update(node: NodeLike, weight?: number, force?: boolean): this;
+  remove(node: NodeLike, force?: boolean): this;
+  mremove(nodes: NodeLike[], force?: boolean): this;
+  /** Leaves the ring and goes on alone, in no ring; emits `leave` and `close`. */
+  leave(force?: boolean): this;
+  /** The owner of `key` and its `pfactor` successors. */
+  find(key: RingKey): Node[];
+  /** `size` distinct nodes from `key`'s position on. */
+  range(key: RingKey, size?: number): Node[];
+  /** Sends the ring to two members now. */
+  poll(): this;
+  /** Saves the ring to `flushPath` now; throws when it cannot be written. */
+  flush(): this;
+  /** Restores the ring saved at `flushPath`. */
+  load(cb?: (err?: Error) => void): this;
+  on(event: "process", listener: (oldRing: CHash, newRing: CHash) => void): this;
+  on(event: "conflict", listener: (ring: CHash, clock: VectorClock) => void): this;
+  on(event: "leave", listener: (ring: CHash) => void): this;
+  on(event: "send", listener: (clock: VectorClock, event: "ring", ring: CHashJSON) => void): this;
+  on(event: "close" | "stop" | "flushing" | "pause" | "resume" | "idle", listener: () => void): this;
+  on(event: "error", listener: (err: Error) => void): this;
+  on(event: string, listener: (data: any, from: From) => void): this;
+  once(event: "process", listener: (oldRing: CHash, newRing: CHash) => void): this;
+  once(event: "conflict", listener: (ring: CHash, clock: VectorClock) => void): this;
+  once(event: "leave", listener: (ring: CHash) => void): this;
+  once(event: "send", listener: (clock: VectorClock, event: "ring", ring: CHashJSON) => void): this;
+  once(event: "close" | "stop" | "flushing" | "pause" | "resume" | "idle", listener: () => void): this;
+  once(event: "error", listener: (err: Error) => void): this;
+  once(event: string, listener: (data: any, from: From) => void): this;
+}
+
+/**
+ * The command server every cluster node runs for the CLI (`ncl`), the
+ * GenServer named "command" (`node.commandServer()`; not exported).
+ */
+export interface CommandServer extends GenServer {
+  gossip(gossip?: GossipRing): GossipRing;
+}
+
+/** A node of a cluster: kernel, gossip ring and command server together. */
+export class ClusterNode extends EventEmitter {
+  constructor(kernel: NetKernel, gossip: GossipRing, comms?: CommandServer);
+  kernel(kernel?: NetKernel): NetKernel;
+  gossip(gossip?: GossipRing): GossipRing;
+  commandServer(comms?: CommandServer): CommandServer;
+  /** Restores the ring saved at `flushPath` and connects to its members. */
+  load(cb?: (err?: Error) => void): this;
+  /**
+   * Starts the kernel and, once it listens, the gossip ring in `ringID`
+   * and the command server; emits `ready` (then `cb()`), or `cb(err)`.
+   */
+  start(cookie: string | null | undefined, ringID: string, cb?: (err?: Error) => void, kernelOpts?: KernelStartOpts): this;
+  /** Leaves the ring and stops the kernel; emits `stop`. */
+  stop(force?: boolean): this;
+  on(event: "ready" | "stop", listener: () => void): this;
+  on(event: "error", listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: "ready" | "stop", listener: () => void): this;
+  once(event: "error", listener: (err: Error) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** A gossip ring on `kernel` (start it with `gossip.start(ringID)`). */
+export function createGossip(kernel: NetKernel, opts?: GossipOpts): GossipRing;
+/**
+ * A cluster node `id` on `host:port` (defaults: os.hostname(), 7022; port
+ * 0 picks a free port).
+ */
+export function createCluster(id: string, host?: string, port?: number, opts?: ClusterOpts): ClusterNode;
+
 /**
  * The native wall clock: microseconds since the Unix epoch, never going
  * backwards within the process. A stand-in for node-microtime:

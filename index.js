@@ -10,6 +10,8 @@ const consts = require("./lib/consts");
 const microtime = require("./lib/microtime");
 const NetKernel = require("./lib/kernel");
 const GenServer = require("./lib/gen_server");
+const GossipRing = require("./lib/gossip_ring");
+const ClusterNode = require("./lib/cluster");
 
 /** A standalone consistent hash ring. */
 function createCHash(rfactor = 3, pfactor = 2) {
@@ -45,6 +47,31 @@ function createGenServer(cluster, opts) {
   return new GenServer(cluster.kernel(), o);
 }
 
+/**
+ * A gossip ring on `kernel`: cluster membership spread by gossip. `opts`
+ * (defaults: `consts.gossipOpts`): `rfactor`, `pfactor`, `interval` (ms
+ * between gossip rounds), `flushInterval` and `flushPath` (where the ring
+ * is saved; null: nowhere), `vclockOpts` (clock trimming). Start it with
+ * `gossip.start(ringID)`.
+ */
+function createGossip(kernel, opts) {
+  return new GossipRing(kernel, opts);
+}
+
+/**
+ * A cluster node `id` listening on `host:port` (port 0 picks a free one):
+ * a kernel, a gossip ring and a command server. `opts`: `kernelOpts` (as
+ * for `createKernel`) and `gossipOpts` (as for `createGossip`). Start it
+ * with `node.start(cookie, ringID, cb)`.
+ */
+function createCluster(id, host = os.hostname(), port = 7022, opts = {}) {
+  opts = opts !== null && typeof opts === "object" && !Array.isArray(opts) ? opts : {};
+  const kernel = createKernel(id, host, port, opts.kernelOpts);
+  const gossip = createGossip(kernel, opts.gossipOpts);
+  const comms = new ClusterNode.CommandServer(gossip, kernel);
+  return new ClusterNode(kernel, gossip, comms);
+}
+
 module.exports = {
   // Values: ring, clock, node identity.
   CHash,
@@ -59,8 +86,13 @@ module.exports = {
   createKernel,
   createGenServer,
 
-  // Gossip and cluster (ClusterNode, GossipRing, createCluster,
-  // createGossip) and storage/locks (DTable, MTable, DLMServer, DSMServer, Lock, Semaphore,
+  // Gossip and cluster: a node's kernel, gossip ring and command server.
+  ClusterNode,
+  GossipRing,
+  createCluster,
+  createGossip,
+
+  // Storage/locks (DTable, MTable, DLMServer, DSMServer, Lock, Semaphore,
   // createDTable, createMTable, createDLM, createDSM) are added here as they
   // land.
 

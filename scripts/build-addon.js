@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Builds the native addon (bindings/node) with cargo and copies it to
-// npm/<triple>/notp.<triple>.node, where lib/native.js loads it from.
+// npm/<triple>/notp.<triple>.node, where lib/native.js loads it from; then
+// the `ncl` command-line tool (the package's bin, run by bin/ncl.js) to
+// npm/<triple>/ncl. ncl is built as `cargo build -p notp` builds it (the
+// engine with its default `cli` feature, as the C tests build it), so the
+// two builds share their artifacts.
 // NOTP_PROFILE=debug builds the debug profile (faster to compile).
 "use strict";
 
@@ -28,33 +32,46 @@ if (profile !== "release" && profile !== "debug") {
   fail(`NOTP_PROFILE must be "release" or "debug", not ${JSON.stringify(profile)}`);
 }
 
-const args = ["build", "-p", "notp-node"];
-if (profile === "release") args.push("--release");
-const built = spawnSync("cargo", args, { cwd: root, stdio: "inherit" });
-if (built.error) fail(`could not run cargo: ${built.error.message}`);
-if (built.status !== 0) fail(`cargo ${args.join(" ")} failed (exit ${built.status})`);
+function cargo(args) {
+  if (profile === "release") args.push("--release");
+  const built = spawnSync("cargo", args, { cwd: root, stdio: "inherit" });
+  if (built.error) fail(`could not run cargo: ${built.error.message}`);
+  if (built.status !== 0) fail(`cargo ${args.join(" ")} failed (exit ${built.status})`);
+}
+
+/**
+ * Copies a build product to `dest` under a temporary name and renames it,
+ * so a process loading or running it at the same moment never sees a
+ * half-written file.
+ */
+function install(source, dest, mode) {
+  if (!fs.existsSync(source)) fail(`cargo finished but ${source} is missing`);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.${process.pid}.tmp`;
+  fs.copyFileSync(source, tmp);
+  if (profile === "release") {
+    // The workspace keeps line tables in release builds for profiling; the
+    // shipped files do not need them (symbol names stay for backtraces).
+    // Without binutils they are shipped as built.
+    const stripped = spawnSync("strip", ["--strip-debug", tmp], { stdio: "inherit" });
+    if (stripped.error || stripped.status !== 0) {
+      process.stderr.write(`build-addon: strip unavailable or failed; keeping debug info in ${path.basename(dest)}\n`);
+    }
+  }
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, dest);
+  process.stdout.write(`build-addon: ${path.relative(root, dest)} (${profile})\n`);
+}
+
+cargo(["build", "-p", "notp-node"]);
 
 const targetDir = process.env.CARGO_TARGET_DIR
   ? path.resolve(root, process.env.CARGO_TARGET_DIR)
   : path.join(root, "target");
-const source = path.join(targetDir, profile, "libnotp_node.so");
-if (!fs.existsSync(source)) fail(`cargo finished but ${source} is missing`);
-
 const destDir = path.join(root, "npm", triple);
-const dest = path.join(destDir, `notp.${triple}.node`);
-fs.mkdirSync(destDir, { recursive: true });
-// Copy to a temporary name and rename, so a process loading the addon at
-// the same moment never sees a half-written file.
-const tmp = `${dest}.${process.pid}.tmp`;
-fs.copyFileSync(source, tmp);
-if (profile === "release") {
-  // The workspace keeps line tables in release builds for profiling; the
-  // shipped addon does not need them (symbol names stay for backtraces).
-  // Without binutils the addon is shipped as built.
-  const stripped = spawnSync("strip", ["--strip-debug", tmp], { stdio: "inherit" });
-  if (stripped.error || stripped.status !== 0) {
-    process.stderr.write("build-addon: strip unavailable or failed; keeping debug info\n");
-  }
-}
-fs.renameSync(tmp, dest);
-process.stdout.write(`build-addon: ${path.relative(root, dest)} (${profile})\n`);
+install(path.join(targetDir, profile, "libnotp_node.so"), path.join(destDir, `notp.${triple}.node`), 0o644);
+
+// A separate cargo run: building it together with the addon would unify
+// the engine's features and rebuild the addon's engine with the CLI's.
+cargo(["build", "-p", "notp", "--bin", "ncl"]);
+install(path.join(targetDir, profile, "ncl"), path.join(destDir, "ncl"), 0o755);

@@ -12,13 +12,17 @@ const { Node, consts, microtime } = notp;
 test("exports exactly the values, factories, consts and microtime", () => {
   assert.deepEqual(Object.keys(notp).sort(), [
     "CHash",
+    "ClusterNode",
     "GenServer",
+    "GossipRing",
     "NetKernel",
     "Node",
     "VectorClock",
     "consts",
     "createCHash",
+    "createCluster",
     "createGenServer",
+    "createGossip",
     "createKernel",
     "createVClock",
     "microtime",

@@ -76,4 +76,14 @@ test("npm pack, then npm install --offline into an empty project", { timeout: 18
   `;
   const resolved = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
   assert.equal(fs.realpathSync(resolved), fs.realpathSync(path.join(installed, "index.js")));
+
+  // The CLI is the package's bin: the native ncl shipped next to the addon,
+  // started through bin/ncl.js, runnable from the project's .bin.
+  for (const f of ["bin/ncl.js", "npm/linux-x64-gnu/ncl"]) assert.ok(files.includes(f), `the tarball carries ${f}`);
+  const bin = path.join(app, "node_modules", ".bin", "ncl");
+  assert.ok(fs.existsSync(bin), "npm linked node_modules/.bin/ncl");
+  const help = execFileSync(bin, ["--help"], { cwd: app, encoding: "utf8" });
+  assert.match(help, /Usage: ncl/);
+  const inspectHelp = execFileSync(bin, ["help", "inspect"], { cwd: app, encoding: "utf8" });
+  assert.match(inspectHelp, /^Usage: inspect/);
 });

@@ -15,6 +15,9 @@
 //! * The network ([`kernel`]) runs on one shared tokio runtime
 //!   ([`runtime`]); its events reach JavaScript in batches through one
 //!   thread-safe function per started kernel ([`outbox`]).
+//! * The gossip ring and the command server of a cluster node
+//!   ([`cluster`]) run on the engine kernel of a started `NetKernel`; the
+//!   ring's events reach JavaScript through a session of their own.
 //!
 //! Every exported function is marked `catch_unwind` (the raw ones catch
 //! unwinds themselves): a panic becomes a JavaScript `Error` instead of
@@ -27,6 +30,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod clock;
+mod cluster;
 mod cursor;
 mod kernel;
 mod outbox;
@@ -39,6 +43,7 @@ use napi::{Error, Status};
 use napi_derive::napi;
 
 pub use clock::NativeClock;
+pub use cluster::NativeGossip;
 pub use cursor::NativeCursor;
 pub use kernel::NativeKernel;
 pub use ring::NativeRing;

@@ -52,6 +52,9 @@ pub(crate) enum Event {
     /// The outbound connection to this node id came up.
     Connected(String),
     Skip(Skip),
+    /// Fields already encoded for the dispatcher of another session kind
+    /// (the gossip ring's, [`crate::cluster`]): `kind,field,…`.
+    Encoded(String),
 }
 
 /// Event kinds as the JavaScript dispatcher reads them (`lib/kernel.js`).
@@ -119,6 +122,30 @@ impl ReplySlots {
             _ => None,
         }
     }
+}
+
+/// Every session that may own a running kernel, so that the gossip door
+/// can find the engine kernel behind a JavaScript `NetKernel` from its
+/// address alone (kernel handles are private to [`crate::kernel`]).
+static SESSIONS: Mutex<Vec<Weak<Session>>> = Mutex::new(Vec::new());
+
+/// The running engine kernel listening as node `id` on `host:port`.
+pub(crate) fn running_kernel(id: &str, host: &str, port: u16) -> Option<Kernel> {
+    let sessions: Vec<Arc<Session>> = {
+        let mut list = lock(&SESSIONS);
+        list.retain(|s| s.strong_count() > 0);
+        list.iter().filter_map(Weak::upgrade).collect()
+    };
+    sessions.iter().find_map(|s| {
+        let kernel = s.kernel()?;
+        let node = kernel.node();
+        (!s.is_closed()
+            && !kernel.is_stopped()
+            && node.id() == id
+            && node.host() == host
+            && node.port() == port)
+            .then(|| kernel.clone())
+    })
 }
 
 /// The outcome of a call.
@@ -270,6 +297,9 @@ impl Session {
             return Err(e);
         }
         lock(&self.state).tsfn = Some(Tsfn(tsfn));
+        let mut sessions = lock(&SESSIONS);
+        sessions.retain(|s| s.strong_count() > 0);
+        sessions.push(Arc::downgrade(self));
         Ok(())
     }
 
@@ -626,6 +656,12 @@ impl Batch {
             Event::Connected(id) => {
                 self.start(kind::CONNECTED);
                 self.str(&id);
+            }
+            Event::Encoded(fields) => {
+                if self.text.len() > 1 {
+                    self.text.push(',');
+                }
+                self.text.push_str(&fields);
             }
             Event::Skip(skip) => {
                 self.start(kind::SKIP);
