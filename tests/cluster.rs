@@ -348,6 +348,75 @@ async fn the_original_clis_ping_frame_is_answered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_gossip_frames_have_the_captured_structure() {
+    // A raw listener stands in for the met node and records the join.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let a = start("node_a", opts(100)).await;
+    a.gossip()
+        .insert(&Node::new("node_c", "127.0.0.1", 1), None)
+        .unwrap();
+    a.gossip().meet(&Node::new("node_b", "127.0.0.1", port));
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let mut buf = vec![];
+    let frame = loop {
+        if let Some(i) = buf.iter().position(|b| *b == 0x0c) {
+            break buf[..i].to_vec();
+        }
+        let mut chunk = [0u8; 65536];
+        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    assert!(common::original_accepts(
+        &frame,
+        &notp::wire::Signer::new(b"cookie")
+    ));
+    let ours: Value = serde_json::from_slice(&frame).unwrap();
+    let v = common::load("wire.json");
+    let captured = v["writes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["phase"] == "gossip_meet_join")
+        .unwrap();
+    let bytes = STANDARD
+        .decode(captured["bytes_base64"].as_str().unwrap())
+        .unwrap();
+    let theirs: Value =
+        serde_json::from_slice(bytes.strip_suffix(&[0x0c]).unwrap_or(&bytes)).unwrap();
+    // The envelope, key for key and type for type, down to the message.
+    let top = |v: &Value| {
+        let mut env = v["data"].clone();
+        env["data"]["data"] = json!(null);
+        common::shape(&env)
+    };
+    assert_eq!(top(&ours), top(&theirs));
+    // The ring message: {type, actor, data, vclock, round}, with a ring and
+    // a clock shaped as the original's.
+    let msg = |v: &Value| v["data"]["data"]["data"].clone();
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    let (m_ours, m_theirs) = (msg(&ours), msg(&theirs));
+    assert_eq!(keys(&m_ours), keys(&m_theirs));
+    assert_eq!(m_ours["type"], "join");
+    assert_eq!(keys(&m_ours["data"]), keys(&m_theirs["data"]));
+    let vnode = |v: &Value| common::shape(&v["data"]["tree"][0]);
+    assert_eq!(vnode(&m_ours), vnode(&m_theirs));
+    // (The captured join's clock is empty: entries as the original's.)
+    for entry in m_ours["vclock"].as_object().unwrap().values() {
+        assert_eq!(
+            common::shape(entry),
+            json!({"count": "number", "insert": "number", "time": "number"})
+        );
+    }
+    assert_eq!(m_ours["round"], 0);
+    a.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_captured_join_is_merged() {
     let node_b = start("node_b", opts(100)).await;
     let v = common::load("wire.json");

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use common::{original_accepts, shape};
 use notp::gen_server::{self, GenServer};
 use notp::net::{Kernel, KernelOptions, Payload};
-use notp::wire::{js_json, Signer};
+use notp::wire::Signer;
 use notp::Node;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -169,29 +170,6 @@ async fn a_changed_byte_is_dropped_as_invalid_checksum() {
         (req.event.as_str(), req.data),
         ("cast_evt", Payload::Json(json!("bar")))
     );
-}
-
-/// Replaces every leaf by its JSON type, keeping keys in order.
-fn shape(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
-        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
-        Value::String(_) => json!("string"),
-        Value::Number(_) => json!("number"),
-        Value::Bool(_) => json!("bool"),
-        Value::Null => json!("null"),
-    }
-}
-
-/// What the original receiver does: parse, drop checkSum, re-serialise,
-/// HMAC, compare.
-fn original_accepts(frame: &[u8], signer: &Signer) -> bool {
-    let v: Value = serde_json::from_slice(frame).unwrap();
-    let mut env = v["data"].as_object().unwrap().clone();
-    let Some(Value::String(sum)) = env.shift_remove("checkSum") else {
-        return false;
-    };
-    signer.sign(js_json::to_string(&Value::Object(env)).as_bytes()) == sum.as_bytes()
 }
 
 #[tokio::test]
