@@ -182,6 +182,47 @@ async fn eight_nodes_converge_however_they_meet() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_node_removed_from_a_cluster_stays_out() {
+    let nodes: Vec<ClusterNode> = start_all(5).await;
+    let mut rx = events(&nodes);
+    let node = |i: usize| nodes[i].kernel().node().clone();
+    let all: Vec<Node> = (1..5).map(node).collect();
+    nodes[0].gossip().minsert(&all, None).unwrap();
+    assert!(until(&mut rx, 20, || nodes.iter().all(|x| ids(x).len() == 5)).await);
+    // n4 is alive and keeps gossiping its ring, which still holds it.
+    nodes[0].gossip().remove(&node(4));
+    let out = ["n0", "n1", "n2", "n3"];
+    assert!(
+        until(&mut rx, 20, || nodes[..4].iter().all(|x| ids(x) == out)
+            && ids(&nodes[4]) == ["n4"])
+        .await,
+        "rings: {:?}",
+        nodes.iter().map(ids).collect::<Vec<_>>()
+    );
+    // More rounds of gossip from everyone: nothing brings it back.
+    for x in &nodes {
+        x.gossip().poll();
+    }
+    let back = until(&mut rx, 1, || nodes[..4].iter().any(|x| ids(x) != out)).await;
+    assert!(
+        !back,
+        "rings: {:?}",
+        nodes.iter().map(ids).collect::<Vec<_>>()
+    );
+    for x in &nodes {
+        x.kernel().stop();
+    }
+}
+
+async fn start_all(n: usize) -> Vec<ClusterNode> {
+    let mut nodes = vec![];
+    for i in 0..n {
+        nodes.push(start(&format!("n{i}"), opts(100)).await);
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_nodes_converge_however_they_meet() {
     for formation in ["star", "chain", "random", "minsert"] {
         converges(16, formation).await;
