@@ -156,42 +156,6 @@ pub fn rounds(ring: &CHash) -> u32 {
     }
 }
 
-/// The actor naming ring version `ring`: derived from its members and
-/// weights, so nodes that reach the same membership on their own name it
-/// alike and clocks do not grow with every node's copy of it. Shaped like a
-/// UUID (version 8, "custom"), as the original's actors are UUIDs.
-pub fn version_actor(ring: &CHash) -> String {
-    use sha2::{Digest, Sha256};
-    let mut members: Vec<(&str, &str, u16, u32)> = ring
-        .nodes()
-        .into_iter()
-        .map(|n| (n.id(), n.host(), n.port(), ring.weight(n.id()).unwrap_or(0)))
-        .collect();
-    members.sort_unstable();
-    let mut h = Sha256::new();
-    h.update(format!("{}/{}\n", ring.rfactor(), ring.pfactor()));
-    for (id, host, port, weight) in members {
-        h.update(format!(
-            "{}:{id}{}:{host}{port}/{weight}\n",
-            id.len(),
-            host.len()
-        ));
-    }
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&h.finalize()[..16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x: String = b.iter().map(|v| format!("{v:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
-}
-
 /// Nodes of `a` not in `b` (compared by id, host and port).
 fn missing_from(a: &CHash, b: &CHash) -> Vec<Node> {
     let theirs = b.nodes();
@@ -383,7 +347,7 @@ impl Gossip {
         }
         let mut send_ring = self.ring.clone();
         send_ring.remove(&self.me);
-        let leave_actor = version_actor(&send_ring);
+        let leave_actor = self.rng.uuid_v4();
         let mut send_clock = self.clock.clone();
         send_clock.increment(&leave_actor);
         self.seen.note(&leave_actor, &send_ring);
@@ -517,8 +481,10 @@ impl Gossip {
             // Both name the same ring version.
             self.actor = Some(msg.actor.clone());
         } else if self.ring != old || self.actor.is_none() {
-            // A version of our own: its actor names it.
-            let actor = version_actor(&self.ring);
+            // A version of our own: a fresh actor names it (fresh, so that
+            // an actor never names two moments, e.g. a ring before an
+            // insert and after the matching remove).
+            let actor = self.rng.uuid_v4();
             self.clock.increment(&actor);
             self.seen.note(&actor, &self.ring);
             self.actor = Some(actor);
@@ -773,10 +739,10 @@ impl Gossip {
         ring
     }
 
-    /// A local change: the new version's actor, counted in the clock, sent
-    /// for `rounds(ring)` rounds, and announced.
+    /// A local change: a fresh actor, counted in the clock, sent for
+    /// `rounds(ring)` rounds, and announced.
     fn local_change(&mut self, old: CHash) -> Vec<Action> {
-        let actor = version_actor(&self.ring);
+        let actor = self.rng.uuid_v4();
         self.clock.increment(&actor);
         self.seen.note(&actor, &self.ring);
         self.actor = Some(actor);

@@ -637,3 +637,21 @@ fn print_timed_convergence() {
         }
     }
 }
+
+#[test]
+fn insert_then_remove_leaves_no_way_back() {
+    let mut g = four();
+    // n0 inserts n5, which n1 hears of, then removes it again: the ring is
+    // the one from before the insert, but the removal is a new moment.
+    let insert = sends(&g[0].insert(&node(5), None).unwrap())[0].1.clone();
+    g[1].receive("n0", insert);
+    assert!(g[1].ring().is_defined("n5"));
+    let removal = sends(&g[0].remove(&node(5)))[0].1.clone();
+    // n1's gossip, still holding n5, does not bring it back at n0...
+    let stale = sends(&g[1].poll(crate::now_micros()))[0].1.clone();
+    g[0].receive("n1", stale);
+    assert!(!g[0].ring().is_defined("n5"));
+    // ...and n1 learns the removal.
+    g[1].receive("n0", removal);
+    assert!(!g[1].ring().is_defined("n5"));
+}
