@@ -1,7 +1,7 @@
 /*
  * libnotp: the C door onto the notp engine (consistent hash ring, vector
- * clocks, the network kernel and GenServers), wire-compatible with the
- * JavaScript notp 2.0.1.
+ * clocks, the network kernel, GenServers and gossiping cluster nodes),
+ * wire-compatible with the JavaScript notp 2.0.1.
  *
  * Conventions
  * -----------
@@ -10,7 +10,8 @@
  *   failure, out-parameters are left untouched.
  * NULL: no pointer argument may be NULL (the _free functions excepted, which
  *   accept NULL and do nothing; so are `user_data`, the options of
- *   notp_kernel_start() and their cookie, where NULL is documented). A NULL
+ *   notp_kernel_start() and notp_cluster_start(), their cookie and flush
+ *   path, where NULL is documented). A NULL
  *   argument is refused with NOTP_ERR_NULL_ARGUMENT; it never crashes. A
  *   pointer that is not NULL must point to what the parameter says: a live
  *   handle from this library, a NUL-terminated UTF-8 string, `len` readable
@@ -24,8 +25,10 @@
  *   stays owned by its container. A node borrowed from a ring dies at the
  *   ring's next mutation or free; one borrowed from a list or an iterator
  *   lives as long as that list or iterator; a kernel's own node lives as
- *   long as the kernel. What a request lends (`const char **out`, bytes)
- *   lives as long as the request: until its callback returns.
+ *   long as the kernel; a cluster node's own node and kernel as long as
+ *   the cluster node (never free a lent kernel). What a request lends
+ *   (`const char **out`, bytes) lives as long as the request: until its
+ *   callback returns.
  * Panics: an internal panic never crosses into C; it surfaces as
  *   NOTP_ERR_PANIC, after which the handles involved should only be freed.
  *
@@ -38,31 +41,42 @@
  * Engine threads: kernels do their I/O on one multi-threaded runtime per
  *   process, started on first use with 2 worker threads (call
  *   notp_runtime_init() before anything else to choose another count) and
- *   never shut down. A kernel may be used by many threads at once;
- *   notp_kernel_free() must be its last use. Servers and deferred replies
- *   are used by one thread at a time, any thread.
- * Callbacks (notp_message_cb, notp_reply_cb) run on engine threads, never
- *   on the thread that registered the server or made the call. One
- *   server's callback runs for one message at a time, in arrival order;
- *   other servers' callbacks and call completions may run at the same time
- *   on other engine threads. Keep callbacks short: while one runs it holds
- *   an engine thread. To answer after doing slow work, take the answer
- *   with notp_request_defer() and send it from your own thread.
+ *   never shut down. A kernel or a cluster node may be used by many
+ *   threads at once; notp_kernel_free() / notp_cluster_free() must be its
+ *   last use. Servers and deferred replies are used by one thread at a
+ *   time, any thread.
+ * Callbacks (notp_message_cb, notp_reply_cb, notp_ring_change_cb,
+ *   notp_ring_leave_cb) run on engine threads, never on the thread that
+ *   registered the server or callback or made the call. One server's
+ *   callback runs for one message at a time, in arrival order; one cluster
+ *   node's ring callbacks run one at a time, in the order of its ring's
+ *   events; other servers' and nodes' callbacks and call completions may
+ *   run at the same time on other engine threads. Keep callbacks short:
+ *   while one runs it holds an engine thread. To answer after doing slow
+ *   work, take the answer with notp_request_defer() and send it from your
+ *   own thread.
  * Inside a callback every libnotp function may be called except the ones
- *   that block: notp_kernel_start(), notp_kernel_connect_wait(),
- *   notp_kernel_call_wait() and notp_kernel_call_raw_wait() answer
- *   NOTP_ERR_WRONG_THREAD there. notp_kernel_stop() and notp_kernel_free()
- *   do not block and are allowed. notp_server_free() is allowed on the
- *   callback's own server; on another server it waits for that server's
- *   running callback, so servers must not free each other from their
- *   callbacks.
+ *   that block: notp_kernel_start(), notp_cluster_start(),
+ *   notp_kernel_connect_wait(), notp_kernel_call_wait() and
+ *   notp_kernel_call_raw_wait() answer NOTP_ERR_WRONG_THREAD there. The
+ *   cluster changes (meet, insert, leave, ...) do not block and are
+ *   allowed, as are notp_kernel_stop() and notp_kernel_free().
+ *   notp_server_free() is allowed on the callback's own server; on another
+ *   server it waits for that server's running callback, so servers must not
+ *   free each other from their callbacks. Likewise notp_cluster_stop(),
+ *   notp_cluster_free() and the notp_cluster_on_*() registrations are
+ *   allowed inside the node's own ring callbacks; on another node they wait
+ *   for that node's running ring callback, so nodes must not stop each
+ *   other from their ring callbacks.
  * Lifetimes: a notp_request_t, and everything it lends, is valid only until
  *   the callback that received it returns; the strings given to a
- *   notp_reply_cb likewise. Copy what you keep. `user_data` is passed back
- *   untouched (libnotp never reads or frees it): what it points to must
- *   stay valid until the callback's last run (a server's: until
- *   notp_server_free() returns; a call's: its one run) and be safe to use
- *   from an engine thread while your own threads run.
+ *   notp_reply_cb, and the rings given to a notp_ring_change_cb or
+ *   notp_ring_leave_cb, likewise. Copy what you keep. `user_data` is passed
+ *   back untouched (libnotp never reads or frees it): what it points to
+ *   must stay valid until the callback's last run (a server's: until
+ *   notp_server_free() returns; a call's: its one run; a ring callback's:
+ *   until it is replaced or unregistered, or notp_cluster_stop() returns)
+ *   and be safe to use from an engine thread while your own threads run.
  */
 
 
@@ -108,6 +122,10 @@ typedef struct notp_request_t notp_request_t;
 // The answer to a call, taken over with notp_request_defer() and sent later
 // from any thread.
 typedef struct notp_reply_t notp_reply_t;
+
+// A started cluster node: a kernel (lent by notp_cluster_kernel()), its
+// gossip ring, and the command server the CLI talks to.
+typedef struct notp_cluster_t notp_cluster_t;
 
 
 // What a libnotp call reports. NOTP_OK is 0; every other value comes with
@@ -222,6 +240,50 @@ typedef void (*notp_reply_cb)(void *user_data,
                               notp_status_t status,
                               const char *reply_json,
                               const char *error_message);
+
+// How a cluster node connects, gossips and persists. Start from
+// notp_cluster_options_default(), or from all zeros: every numeric field
+// set to 0 takes its default.
+typedef struct {
+  // The kernel's options, as for notp_kernel_start(), except that
+  // `kernel.cookie` must be NULL: the cookie is notp_cluster_start()'s
+  // own argument.
+  notp_kernel_options_t kernel;
+  // Virtual nodes per node inserted without a weight (default 3).
+  uint32_t rfactor;
+  // Neighbours notp_cluster_find() adds to a key's owner (default 2).
+  uint32_t pfactor;
+  // Gossip period in milliseconds: every period the node sends its ring
+  // to two members and retries unfinished meets (default 1000).
+  uint32_t interval_ms;
+  // Period of writes to `flush_path`, in milliseconds (default 1000).
+  uint32_t flush_interval_ms;
+  // File the node's ring and clock are saved to (NUL-terminated UTF-8),
+  // and loaded from at start; NULL keeps them in memory only (the
+  // default). Copied by notp_cluster_start().
+  const char *flush_path;
+  // How the ring's clock is trimmed on every period; each field 0 takes
+  // its default (see notp_trim_options_default()).
+  notp_trim_options_t trim;
+  // Periods during which an unanswered meet is retried (default 30).
+  uint32_t meet_retries;
+  // Periods a removed node is remembered, so that gossip still holding
+  // it does not bring it back (default 600).
+  uint32_t tombstone_polls;
+} notp_cluster_options_t;
+
+// Runs on an engine thread when the membership of the node's ring changes
+// (the original's `process(oldRing, newRing)` event): nodes joined, left
+// or changed weight, by a local call or by gossip. Both rings are lent for
+// the duration of the call only (notp_chash_clone() keeps one).
+typedef void (*notp_ring_change_cb)(void *user_data,
+                                    const notp_chash_t *old_ring,
+                                    const notp_chash_t *new_ring);
+
+// Runs on an engine thread when the node leaves its ring (the original's
+// `leave(ring)` event): `ring` is the ring it told the others, without
+// itself, lent for the duration of the call only.
+typedef void (*notp_ring_leave_cb)(void *user_data, const notp_chash_t *ring);
 
 #ifdef __cplusplus
 extern "C" {
@@ -774,6 +836,174 @@ notp_status_t notp_kernel_cast_raw(const notp_kernel_t *kernel,
                                    const notp_node_t *node,
                                    const char *server,
                                    const char *data_json);
+
+// The default options: the kernel's defaults (see
+// notp_kernel_options_default()), 3 virtual nodes per node, 2 neighbours,
+// gossip every 1000 ms, no flush path, and the limits documented on each
+// field.
+notp_cluster_options_t notp_cluster_options_default(void);
+
+// Starts a cluster node `id` listening on `host`:`port` (port 0 picks a
+// free port; notp_cluster_port() tells which), signing its messages with
+// `cookie` (NULL or "": none), member of ring `ring_id`: alone in it until
+// it meets others (notp_cluster_meet()) or they meet it. With
+// `opts->flush_path`, state saved there is loaded first; a saved ring of
+// another id is NOTP_ERR_INVALID_ARGUMENT. `opts` may be NULL for the
+// defaults. Blocks until the port is bound; not allowed inside callbacks
+// (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when the address cannot be
+// bound; NOTP_ERR_NAME_TAKEN when `ring_id` is "command" (the CLI's
+// server). Release the node with notp_cluster_free().
+notp_status_t notp_cluster_start(const char *id,
+                                 const char *host,
+                                 uint16_t port,
+                                 const char *cookie,
+                                 const char *ring_id,
+                                 const notp_cluster_options_t *opts,
+                                 notp_cluster_t **out);
+
+// Stops the node as the original's stop does: unregisters the ring
+// callbacks, leaves the ring (telling two members, so the others drop this
+// node), saves the state to the flush path if one is set, and stops the
+// kernel (as notp_kernel_stop()). Once it returns no ring callback of this
+// node runs any more (not even for this leave) and its user data may be
+// released; called inside one of them, that run finishes and no other
+// starts. Later changes (meet, insert, ...) fail with NOTP_ERR_STOPPED;
+// the ring can still be read. Does not block on the network; stopping
+// twice is harmless.
+notp_status_t notp_cluster_stop(const notp_cluster_t *cluster);
+
+// Stops the node if it runs (see notp_cluster_stop()) and releases the
+// handle; the kernel it lent dies with it, while servers registered on
+// that kernel stay valid until freed themselves. Must be the handle's
+// last use. NULL is ignored.
+void notp_cluster_free(notp_cluster_t *cluster);
+
+// Lends the node's kernel, valid until notp_cluster_free(): register
+// servers on it (notp_kernel_register()) and make calls with it as with
+// any kernel. It belongs to the cluster node: never pass it to
+// notp_kernel_free(); prefer notp_cluster_stop() to notp_kernel_stop(),
+// which stops the network but not the gossip.
+notp_status_t notp_cluster_kernel(const notp_cluster_t *cluster, const notp_kernel_t **out);
+
+// Lends the node itself (with the port actually bound), valid until
+// notp_cluster_free(): what other nodes pass to notp_cluster_meet().
+notp_status_t notp_cluster_node(const notp_cluster_t *cluster, const notp_node_t **out);
+
+// The port the node listens on.
+notp_status_t notp_cluster_port(const notp_cluster_t *cluster, uint16_t *out);
+
+// A copy of the id of the ring the node belongs to. NOTP_ERR_NOT_FOUND
+// after it left (notp_cluster_leave()) and until it joins one. Release it
+// with notp_string_free().
+notp_status_t notp_cluster_ring_id(const notp_cluster_t *cluster, char **out);
+
+// A copy of the actor of the node's latest ring change (the vector clock
+// entry it last counted). NOTP_ERR_NOT_FOUND before the first change.
+// Release it with notp_string_free().
+notp_status_t notp_cluster_actor(const notp_cluster_t *cluster, char **out);
+
+// A copy of the node's ring as it is now, independent of later changes.
+// Release it with notp_chash_free().
+notp_status_t notp_cluster_ring(const notp_cluster_t *cluster, notp_chash_t **out);
+
+// The node's ring as JSON text, as notp_chash_to_json() writes it (what
+// the CLI's `inspect` shows). Release it with notp_string_free().
+notp_status_t notp_cluster_ring_json(const notp_cluster_t *cluster, char **out);
+
+// A copy of the ring's vector clock. Release it with notp_vclock_free().
+notp_status_t notp_cluster_vclock(const notp_cluster_t *cluster, notp_vclock_t **out);
+
+// The nodes that hold `key` (`key_len` bytes): its owner, then the
+// owner's pfactor successors (the original's `find`). Release the list
+// with notp_node_list_free().
+notp_status_t notp_cluster_find(const notp_cluster_t *cluster,
+                                const uint8_t *key,
+                                size_t key_len,
+                                notp_node_list_t **out);
+
+// Up to `range` distinct nodes (0 or negative: pfactor + 1), starting
+// with the owner of `key` (`key_len` bytes) and going clockwise (the
+// original's `range`). Release the list with notp_node_list_free().
+notp_status_t notp_cluster_range(const notp_cluster_t *cluster,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 int64_t range,
+                                 notp_node_list_t **out);
+
+// Meets `node` (copied): sends it this node's ring and keeps doing so
+// every gossip period until it answers, so the two rings merge (both
+// nodes then run the ring-change callback). Meeting a node already in the
+// ring, or itself, does nothing. Returns at once; NOTP_ERR_STOPPED on a
+// stopped node.
+notp_status_t notp_cluster_meet(const notp_cluster_t *cluster, const notp_node_t *node);
+
+// Inserts a copy of `node` with `weight` virtual nodes (0: the ring's
+// rfactor) and gossips the change; a node already in the ring is left as
+// it is.
+notp_status_t notp_cluster_insert(const notp_cluster_t *cluster,
+                                  const notp_node_t *node,
+                                  uint32_t weight);
+
+// Inserts copies of `count` nodes (`nodes` is an array of node pointers)
+// with `weight` virtual nodes each (0: the ring's rfactor), as one change.
+notp_status_t notp_cluster_minsert(const notp_cluster_t *cluster,
+                                   const notp_node_t *const *nodes,
+                                   size_t count,
+                                   uint32_t weight);
+
+// Gives `node` `weight` virtual nodes (0: the ring's rfactor), inserting
+// it if absent, and gossips the change.
+notp_status_t notp_cluster_update(const notp_cluster_t *cluster,
+                                  const notp_node_t *node,
+                                  uint32_t weight);
+
+// Removes the node with `node`'s id (absent: no change) and gossips the
+// change; the removed node, told so, starts over alone.
+notp_status_t notp_cluster_remove(const notp_cluster_t *cluster, const notp_node_t *node);
+
+// Removes `count` nodes (`nodes` is an array of node pointers) as one
+// change.
+notp_status_t notp_cluster_mremove(const notp_cluster_t *cluster,
+                                   const notp_node_t *const *nodes,
+                                   size_t count);
+
+// Leaves the ring: tells two members the ring without this node (so the
+// others drop it), runs the leave callback, and starts over alone in no
+// ring (notp_cluster_ring_id() is then NOTP_ERR_NOT_FOUND) until
+// notp_cluster_join(). The kernel keeps running. Leaving when in no ring
+// does nothing.
+notp_status_t notp_cluster_leave(const notp_cluster_t *cluster);
+
+// Joins ring `ring_id` (after a leave), alone until it meets others.
+// NOTP_ERR_INVALID_ARGUMENT when the node already belongs to a ring.
+notp_status_t notp_cluster_join(const notp_cluster_t *cluster, const char *ring_id);
+
+// Gossips now what every period gossips: the ring, to two members.
+notp_status_t notp_cluster_poll(const notp_cluster_t *cluster);
+
+// Registers `callback(user_data, old_ring, new_ring)` to run on an engine
+// thread whenever the ring's membership changes, replacing any earlier
+// one; a NULL `callback` unregisters it. Callbacks of one node run one at
+// a time, in the order of the changes. Should they fall far behind (the
+// engine buffers 1024 events, gossip messages included), the changes
+// missed are reported as one, from the last ring reported to the ring as
+// it is then. Once this returns the earlier callback is not running and
+// never runs again, so its user data may be released (called inside that
+// callback, the run in progress finishes). `user_data` may be NULL; it
+// must stay valid until the callback is replaced, unregistered, or the
+// node stopped. NOTP_ERR_STOPPED when registering on a stopped node.
+notp_status_t notp_cluster_on_ring_change(const notp_cluster_t *cluster,
+                                          notp_ring_change_cb callback,
+                                          void *user_data);
+
+// Registers `callback(user_data, ring)` to run on an engine thread when
+// the node leaves its ring by notp_cluster_leave() (not by
+// notp_cluster_stop(), which unregisters first). As
+// notp_cluster_on_ring_change() otherwise, except that a leave can go
+// unreported when the callbacks fall more than 1024 events behind.
+notp_status_t notp_cluster_on_leave(const notp_cluster_t *cluster,
+                                    notp_ring_leave_cb callback,
+                                    void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -42,7 +42,10 @@ pub mod server;
 
 pub mod call;
 
+pub mod cluster;
+
 pub use call::ReplyCallback;
+pub use cluster::{CClusterOptions, ClusterHandle, RingChangeCallback, RingLeaveCallback};
 pub use kernel::{CKernelOptions, KernelHandle};
 pub use node_list::NodeList;
 pub use server::{MessageCallback, ReplyHandle, Request, ServerHandle};

@@ -4,8 +4,10 @@
 # then builds and runs the C test programs the ways a C user would link
 # them: as C11 and as C++17 against libnotp.so, statically against
 # libnotp.a, and under valgrind. test_values covers the values (ring,
-# clocks), test_kernel the network kernel and servers; the C example
-# (examples/c/demo.c) is built and run last but one.
+# clocks), test_kernel the network kernel and servers, test_cluster the
+# gossiping cluster nodes; the C examples (examples/c/demo.c, and
+# idle_node.c, which prints what one idle cluster node costs) are built and
+# run last but one.
 #
 #   test/c/run.sh          (from anywhere; NOTP_VECTORS overrides the
 #                           vectors directory, default ../shared/vectors)
@@ -45,7 +47,7 @@ node test/c/flatten-vectors.js "$out/vectors.tsv"
 
 step "compile (C11, C++17, static)"
 warnings=(-Wall -Wextra -Werror -g -I include)
-for t in test_values test_kernel; do
+for t in test_values test_kernel test_cluster; do
   gcc -std=c11 "${warnings[@]}" -pthread "test/c/$t.c" -o "$out/${t}_c" -L "$lib" -lnotp
   g++ -std=c++17 "${warnings[@]}" -pthread -x c++ "test/c/$t.c" -x none -o "$out/${t}_cpp" \
     -L "$lib" -lnotp
@@ -53,6 +55,7 @@ for t in test_values test_kernel; do
     "$lib/libnotp.a" -lpthread -ldl -lm
 done
 gcc -std=c11 "${warnings[@]}" examples/c/demo.c -o "$out/demo" -L "$lib" -lnotp
+gcc -std=c11 "${warnings[@]}" examples/c/idle_node.c -o "$out/idle_node" -L "$lib" -lnotp
 
 # tokio's engine threads live until the process ends, so their memory shows
 # as "possibly lost" or "still reachable"; only definite and indirect leaks
@@ -65,18 +68,24 @@ step "run: under valgrind"
 if command -v valgrind >/dev/null 2>&1; then
   LD_LIBRARY_PATH=$lib "${memcheck[@]}" "$out/test_values_c" "$vectors"
   LD_LIBRARY_PATH=$lib "${memcheck[@]}" "$out/test_kernel_c"
+  LD_LIBRARY_PATH=$lib "${memcheck[@]}" "$out/test_cluster_c"
 else
   echo "valgrind is not installed; skipping the memory check"
 fi
 step "run: static"
 "$out/test_values_static" "$vectors"
 "$out/test_kernel_static"
+"$out/test_cluster_static"
 step "run: C++, shared"
 LD_LIBRARY_PATH=$lib "$out/test_values_cpp" "$vectors"
 LD_LIBRARY_PATH=$lib "$out/test_kernel_cpp"
-step "run: the C example"
+LD_LIBRARY_PATH=$lib "$out/test_cluster_cpp"
+step "run: the C examples"
 LD_LIBRARY_PATH=$lib "$out/demo"
+# Two gossip periods of an idle node, then its memory (VmRSS etc.).
+LD_LIBRARY_PATH=$lib "$out/idle_node" 2
 # The plain C runs go last, so the output ends with their summary lines.
 step "run: C, shared"
 LD_LIBRARY_PATH=$lib "$out/test_values_c" "$vectors"
 LD_LIBRARY_PATH=$lib "$out/test_kernel_c"
+LD_LIBRARY_PATH=$lib "$out/test_cluster_c"
