@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::net::{CallError, From, Kernel, Message, NetError, Payload};
+use crate::net::{Body, CallError, Delivery, From, Kernel, Message, NetError, Payload};
 use crate::Node;
 
 /// A request for a GenServer: an event name, its data and who asked.
@@ -24,6 +24,8 @@ pub struct Request {
 pub struct GenServer {
     kernel: Kernel,
     name: String,
+    /// The kernel's id for this registration of `name`.
+    registration: u64,
     mailbox: mpsc::Receiver<Message>,
 }
 
@@ -31,8 +33,10 @@ impl GenServer {
     /// Registers `name` on `kernel`. One name per node: a taken name is an
     /// error.
     pub fn start(kernel: &Kernel, name: &str) -> Result<GenServer, NetError> {
+        let (registration, mailbox) = kernel.register_mailbox(name)?;
         Ok(GenServer {
-            mailbox: kernel.register(name)?,
+            mailbox,
+            registration,
             kernel: kernel.clone(),
             name: name.to_owned(),
         })
@@ -52,19 +56,8 @@ impl GenServer {
     pub async fn recv(&mut self) -> Option<Request> {
         loop {
             let msg = self.mailbox.recv().await?;
-            match decode_body(msg.data) {
-                Some((event, data)) => {
-                    return Some(Request {
-                        event,
-                        data,
-                        from: msg.from,
-                    })
-                }
-                None => self.kernel.inner.skips.record(
-                    "MALFORMED_BODY",
-                    format!("a message for {} is not {{event, data}}", self.name),
-                    None,
-                ),
+            if let Some(req) = request(&self.kernel, &self.name, msg) {
+                return Some(req);
             }
         }
     }
@@ -84,19 +77,90 @@ impl GenServer {
 
     /// Runs `handler` on every request until the server is stopped; a
     /// `Some` answer is sent back to callers (casts get none).
-    pub fn spawn<F>(mut self, mut handler: F) -> tokio::task::JoinHandle<()>
+    ///
+    /// The handler runs on the task that delivers each request (for a
+    /// request from another node, the connection's reader), in order, one
+    /// at a time; the returned task handles the requests that could not run
+    /// at once (those from this node itself, and those arriving while the
+    /// handler is busy elsewhere). A handler that panics stops the server.
+    pub fn spawn<F>(self, mut handler: F) -> tokio::task::JoinHandle<()>
     where
         F: FnMut(&Request) -> Option<Payload> + Send + 'static,
     {
-        tokio::spawn(async move {
-            while let Some(req) = self.recv().await {
-                if let Some(answer) = handler(&req) {
-                    if req.from.tag.is_some() {
-                        self.reply(&req.from, answer);
-                    }
+        let GenServer {
+            kernel,
+            name,
+            registration,
+            mailbox,
+        } = self;
+        let server = Server {
+            kernel: kernel.clone(),
+            name: name.clone(),
+        };
+        let handle = move |msg: Delivery| {
+            let req = match msg.body {
+                Body::Request { event, data } => Request {
+                    event,
+                    data,
+                    from: msg.from,
+                },
+                Body::Payload(data) => {
+                    let msg = Message {
+                        target: msg.target,
+                        data,
+                        from: msg.from,
+                    };
+                    let Some(req) = server.request(msg) else {
+                        return;
+                    };
+                    req
+                }
+            };
+            if let Some(answer) = handler(&req) {
+                if req.from.tag.is_some() {
+                    server.reply(&req.from, answer);
                 }
             }
-        })
+        };
+        kernel.serve_inline(&name, registration, mailbox, Box::new(handle))
+    }
+}
+
+/// What a server needs besides its mailbox: to name itself and answer.
+struct Server {
+    kernel: Kernel,
+    name: String,
+}
+
+impl Server {
+    fn request(&self, msg: Message) -> Option<Request> {
+        request(&self.kernel, &self.name, msg)
+    }
+
+    fn reply(&self, from: &From, data: Payload) {
+        if let Err(e) = self.kernel.reply(from, &data) {
+            tracing::warn!(server = %self.name, "reply ignored: {e}");
+        }
+    }
+}
+
+/// The request a message for server `name` carries; bodies that are not
+/// `{event, data}` are dropped (logged and counted as `MALFORMED_BODY`).
+fn request(kernel: &Kernel, name: &str, msg: Message) -> Option<Request> {
+    match decode_body(msg.data) {
+        Some((event, data)) => Some(Request {
+            event,
+            data,
+            from: msg.from,
+        }),
+        None => {
+            kernel.inner.skips.record(
+                "MALFORMED_BODY",
+                format!("a message for {name} is not {{event, data}}"),
+                None,
+            );
+            None
+        }
     }
 }
 

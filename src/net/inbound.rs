@@ -12,9 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
-use super::kernel::{stopped, Backlog, Kernel, Route};
+use super::kernel::{stopped, Backlog, Kernel, Received, Route, Unparsable};
+use super::sink::Cork;
 use super::{error_value, Payload};
-use crate::wire::{self, buffer, js_json, DropReason, Envelope, FrameDecoder, FrameType, Sender};
+use crate::wire::{self, buffer, js_json, FrameDecoder, FrameType, Incoming, Sender};
 
 /// A streamed body being received.
 struct Partial {
@@ -53,6 +54,8 @@ pub(crate) async fn serve(
     });
     let opts = kernel.inner.opts.clone();
     let mut shutdown = kernel.inner.shutdown.subscribe();
+    let stop = async move { stopped(&mut shutdown).await };
+    tokio::pin!(stop);
     let mut conn = Conn {
         kernel,
         peer,
@@ -69,30 +72,50 @@ pub(crate) async fn serve(
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
-        tokio::select! {
-            _ = stopped(&mut shutdown) => break,
-            _ = sweep.tick() => conn.expire(opts.stream_timeout),
-            read = rd.read_buf(decoder.buffer_mut()) => {
-                match read {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => loop {
-                        match decoder.next_frame() {
-                            Ok(Some(frame)) => {
-                                if let Some(backlog) = conn.frame(&frame) {
-                                    tokio::select! {
-                                        _ = stopped(&mut shutdown) => break 'conn,
-                                        _ = backlog.deliver() => {}
-                                    }
-                                }
-                            }
-                            Ok(None) => break,
-                            Err(e) => {
-                                conn.kernel.inner.skips.record("FRAME_TOO_LARGE", format!("{e}; closing the connection"), Some(peer));
-                                break 'conn;
+        // Stopping and the stream sweep (needed only while streams are
+        // partly received) come first, so that a peer that never stops
+        // sending delays neither.
+        let read = tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            _ = sweep.tick(), if !conn.partials.is_empty() => {
+                conn.expire(opts.stream_timeout);
+                continue;
+            }
+            read = rd.read_buf(decoder.buffer_mut()) => read,
+        };
+        if matches!(read, Ok(0) | Err(_)) {
+            break;
+        }
+        // Handles every frame this read completed; what they queue for
+        // peers goes out together at the end (see `Cork`).
+        loop {
+            let backlog = {
+                let _cork = Cork::new();
+                loop {
+                    match decoder.next_frame_slice() {
+                        Ok(Some(frame)) => {
+                            if let Some(backlog) = conn.frame(frame) {
+                                break Some(backlog);
                             }
                         }
-                    },
+                        Ok(None) => break None,
+                        Err(e) => {
+                            conn.kernel.inner.skips.record(
+                                "FRAME_TOO_LARGE",
+                                format!("{e}; closing the connection"),
+                                Some(peer),
+                            );
+                            break 'conn;
+                        }
+                    }
                 }
+            };
+            let Some(backlog) = backlog else { break };
+            tokio::select! {
+                biased;
+                _ = &mut stop => break 'conn,
+                _ = backlog.deliver() => {}
             }
         }
     }
@@ -112,7 +135,7 @@ impl Conn {
     }
 
     fn frame(&mut self, frame: &[u8]) -> Option<Backlog> {
-        let env = match wire::decode(frame, self.kernel.inner.signer.as_ref()) {
+        let env = match wire::decode_incoming(frame, self.kernel.inner.signer.as_ref()) {
             Ok(env) => env,
             Err(reason) => {
                 self.skip(reason.code(), reason.to_string());
@@ -121,10 +144,23 @@ impl Conn {
         };
         match env.frame_type {
             FrameType::Ping => {
-                self.kernel.pong(&env);
+                self.kernel.pong(env.tag.as_deref(), &env.from.id);
                 None
             }
-            FrameType::Message => self.message(env),
+            FrameType::Message => match self.message(env) {
+                Ok(backlog) => backlog,
+                // The fast path's unchecked payload did not parse: decoded
+                // again, checked, the frame says what it really is.
+                Err(Unparsable) => {
+                    match wire::decode_incoming_checked(frame, self.kernel.inner.signer.as_ref()) {
+                        Ok(env) => self.message(env).unwrap_or(None),
+                        Err(reason) => {
+                            self.skip(reason.code(), reason.to_string());
+                            None
+                        }
+                    }
+                }
+            },
         }
     }
 
@@ -138,37 +174,47 @@ impl Conn {
         }
     }
 
-    fn message(&mut self, env: Envelope) -> Option<Backlog> {
-        let target = env.id.clone()?;
+    fn message(&mut self, env: Incoming) -> Result<Option<Backlog>, Unparsable> {
         let route = self.route(&env.from);
-        let Some(stream_id) = env.stream_id().map(str::to_owned) else {
+        let peer = Some(self.peer);
+        let Incoming {
+            id: Some(target),
+            tag,
+            from,
+            done,
+            stream_id,
+            error,
+            data,
+            data_checked,
+            ..
+        } = env
+        else {
+            return Ok(None);
+        };
+        let Some(stream_id) = stream_id else {
             // A single message.
-            let result = match (env.error(), env.data_value()) {
-                (Some(error), _) => Err(error.clone()),
-                (None, Ok(v)) => Ok(Payload::from_wire(v)),
-                (None, Err(e)) => {
-                    self.skip(
-                        DropReason::MalformedJson(String::new()).code(),
-                        e.to_string(),
-                    );
-                    return None;
+            return match error {
+                Some(error) => Ok(self
+                    .kernel
+                    .dispatch(target, tag, from, Err(error), route, peer)),
+                None => {
+                    let data = Received {
+                        text: data.as_deref(),
+                        checked: data_checked,
+                    };
+                    self.kernel.deliver(target, tag, from, data, route, peer)
                 }
             };
-            let peer = Some(self.peer);
-            return self.kernel.dispatch(
-                &target,
-                env.tag.as_deref(),
-                &env.from,
-                result,
-                route,
-                peer,
-            );
         };
-        let chunk = match chunk_bytes(&env) {
-            Ok(c) => c,
+        let parsed = data
+            .as_deref()
+            .map_or(Ok(Value::Null), serde_json::from_str);
+        let chunk = match parsed {
+            Ok(data) => chunk_bytes(data),
+            Err(_) if !data_checked => return Err(Unparsable),
             Err(e) => {
-                self.skip("MALFORMED_JSON", e);
-                return None;
+                self.skip("MALFORMED_JSON", e.to_string());
+                return Ok(None);
             }
         };
         let limit = self.kernel.inner.opts.max_stream_bytes;
@@ -181,32 +227,34 @@ impl Conn {
                 self.partial_bytes -= p.body.len();
                 self.refuse(&p, "Stream exceeds the receiver's limit.");
             }
-            return None;
+            return Ok(None);
         }
         let partial = self
             .partials
             .entry(stream_id.clone())
             .or_insert_with(|| Partial {
                 target,
-                tag: env.tag.clone(),
-                from: env.from.clone(),
+                tag,
+                from,
                 body: Vec::new(),
                 started: Instant::now(),
             });
         partial.body.extend_from_slice(&chunk);
         self.partial_bytes += chunk.len();
-        if !env.done() {
-            return None;
+        if !done {
+            return Ok(None);
         }
-        let p = self.partials.remove(&stream_id)?;
+        let Some(p) = self.partials.remove(&stream_id) else {
+            return Ok(None);
+        };
         self.partial_bytes -= p.body.len();
-        let result = match env.error() {
-            Some(error) => Err(error.clone()),
+        let result = match error {
+            Some(error) => Err(error),
             None => Ok(Payload::Bytes(p.body.into())),
         };
-        let peer = Some(self.peer);
-        self.kernel
-            .dispatch(&p.target, p.tag.as_deref(), &p.from, result, route, peer)
+        Ok(self
+            .kernel
+            .dispatch(p.target, p.tag, p.from, result, route, peer))
     }
 
     /// Drops streams that have not finished in time, answering the ones a
@@ -245,15 +293,12 @@ impl Conn {
 
 /// The bytes a stream chunk contributes: a Buffer's bytes, a string's UTF-8,
 /// any other value's JSON text; nothing for `null`.
-fn chunk_bytes(env: &Envelope) -> Result<Vec<u8>, String> {
-    let Some(raw) = &env.data else {
-        return Ok(Vec::new());
-    };
-    let v: Value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-    Ok(match v {
+fn chunk_bytes(data: Value) -> Vec<u8> {
+    match data {
+        Value::Null => Vec::new(),
         Value::String(s) => s.into_bytes(),
         other => {
             buffer::from_value(&other).unwrap_or_else(|| js_json::to_string(&other).into_bytes())
         }
-    })
+    }
 }

@@ -2,7 +2,9 @@
 //! routing of every received message to a local server or to the call
 //! waiting for it (PROTOCOL §1–2).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -11,10 +13,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
+use super::fast_hash::FastMap;
 use super::inbound;
+use super::inline::{self, Body, Delivery, Handler, InlineCore};
 use super::sink::Sink;
 use super::skip::SkipLog;
-use super::tag::TagGenerator;
+use super::tag::{TagGenerator, MIN_TAG_LEN};
 use super::{error_value, CallError, KernelOptions, NetError, Payload, Skip};
 use crate::wire::{self, stream, FrameType, Outgoing, Sender, Signer};
 use crate::Node;
@@ -67,9 +71,12 @@ pub(crate) struct Inner {
     from_json: String,
     pub(crate) signer: Option<Signer>,
     pub(crate) opts: KernelOptions,
-    sinks: Mutex<HashMap<String, Arc<Sink>>>,
-    targets: RwLock<HashMap<String, mpsc::Sender<Message>>>,
-    pending: Mutex<HashMap<String, Pending>>,
+    sinks: Mutex<FastMap<String, Arc<Sink>>>,
+    targets: RwLock<FastMap<String, Registration>>,
+    /// Identifies registrations, so that a stale one is never mistaken for
+    /// its name's current one.
+    registrations: AtomicU64,
+    pending: Mutex<FastMap<String, Pending>>,
     tags: Mutex<TagGenerator>,
     pub(crate) skips: SkipLog,
     pub(crate) shutdown: watch::Sender<bool>,
@@ -125,6 +132,7 @@ impl Kernel {
             signer,
             sinks: Mutex::default(),
             targets: RwLock::default(),
+            registrations: AtomicU64::new(0),
             pending: Mutex::default(),
             tags: Mutex::default(),
             skips: SkipLog::default(),
@@ -227,6 +235,14 @@ impl Kernel {
     /// Registers a local server name and returns its mailbox. One name per
     /// node: a taken name is an error.
     pub fn register(&self, name: &str) -> Result<mpsc::Receiver<Message>, NetError> {
+        self.register_mailbox(name).map(|(_, rx)| rx)
+    }
+
+    /// [`register`](Self::register), with the registration's id.
+    pub(crate) fn register_mailbox(
+        &self,
+        name: &str,
+    ) -> Result<(u64, mpsc::Receiver<Message>), NetError> {
         if self.is_stopped() {
             return Err(NetError::Stopped);
         }
@@ -235,12 +251,51 @@ impl Kernel {
             .targets
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        if targets.get(name).is_some_and(|tx| !tx.is_closed()) {
+        if targets.get(name).is_some_and(|r| !r.target.is_closed()) {
             return Err(NetError::NameTaken(name.to_owned()));
         }
         let (tx, rx) = mpsc::channel(self.inner.opts.mailbox.max(1));
-        targets.insert(name.to_owned(), tx);
-        Ok(rx)
+        let id = self.inner.registrations.fetch_add(1, Ordering::Relaxed);
+        targets.insert(
+            name.to_owned(),
+            Registration {
+                id,
+                target: Target::Mailbox(tx),
+            },
+        );
+        Ok((id, rx))
+    }
+
+    /// Turns registration `id` of `name` (a mailbox, `mailbox` its
+    /// receiving end) into a synchronous server that runs `handler` on the
+    /// task delivering each message (see `inline`). Returns the server's
+    /// task, which handles what the mailbox already holds first, and
+    /// whatever cannot run at once later.
+    pub(crate) fn serve_inline(
+        &self,
+        name: &str,
+        id: u64,
+        mailbox: mpsc::Receiver<Message>,
+        handler: Handler,
+    ) -> tokio::task::JoinHandle<()> {
+        let core = InlineCore::new(name, handler);
+        let (tx, queue) = mpsc::channel(self.inner.opts.mailbox.max(1));
+        {
+            let mut targets = self
+                .inner
+                .targets
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            // Replaced only if still this server's: the mailbox's sender
+            // goes, so the mailbox ends once delivered messages are in.
+            if let Some(r) = targets.get_mut(name).filter(|r| r.id == id) {
+                r.target = Target::Inline(Arc::new(InlineTarget {
+                    tx,
+                    core: core.clone(),
+                }));
+            }
+        }
+        tokio::spawn(inline::drain(core, mailbox, queue))
     }
 
     /// Removes a local server name.
@@ -252,6 +307,18 @@ impl Kernel {
             .remove(name);
     }
 
+    /// Removes registration `id` of `name`, if it is still the current one.
+    fn unregister_id(&self, name: &str, id: u64) {
+        let mut targets = self
+            .inner
+            .targets
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if targets.get(name).is_some_and(|r| r.id == id) {
+            targets.remove(name);
+        }
+    }
+
     /// Whether a server of that name is registered here.
     pub fn is_registered(&self, name: &str) -> bool {
         self.inner
@@ -259,7 +326,7 @@ impl Kernel {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
-            .is_some_and(|tx| !tx.is_closed())
+            .is_some_and(|r| !r.target.is_closed())
     }
 
     // ---- messaging --------------------------------------------------------
@@ -272,13 +339,14 @@ impl Kernel {
             return;
         }
         if let Some(sink) = self.connection(node) {
-            sink.send(self.frame(
+            self.send(
+                &sink,
                 FrameType::Message,
                 Some(target),
                 None,
                 stream::SINGLE,
-                Some(&data.to_wire()),
-            ));
+                Data::Payload(data),
+            );
         }
     }
 
@@ -315,13 +383,14 @@ impl Kernel {
         match sink {
             None => self.deliver_local(target, Some(&tag), Ok(data.clone())),
             Some(sink) => {
-                sink.send(self.frame(
+                self.send(
+                    &sink,
                     FrameType::Message,
                     Some(target),
                     Some(&tag),
                     stream::SINGLE,
-                    Some(&data.to_wire()),
-                ));
+                    Data::Payload(data),
+                );
             }
         }
         let result = wait(rx, timeout).await;
@@ -375,7 +444,14 @@ impl Kernel {
             kernel: self,
             tag: &tag,
         };
-        sink.send(self.frame(FrameType::Ping, None, Some(&tag), stream::SINGLE, None));
+        self.send(
+            &sink,
+            FrameType::Ping,
+            None,
+            Some(&tag),
+            stream::SINGLE,
+            Data::None,
+        );
         let result = wait(rx, timeout).await;
         drop(guard);
         result.map(|_| ())
@@ -398,29 +474,80 @@ impl Kernel {
 
     // ---- internals --------------------------------------------------------
 
-    /// A complete signed frame from this node.
-    pub(crate) fn frame(
+    /// Appends a complete signed frame from this node to `out`.
+    fn encode(
         &self,
         frame_type: FrameType,
         id: Option<&str>,
         tag: Option<&str>,
         stream: &str,
-        data: Option<&str>,
+        data: Data,
+        out: &mut Vec<u8>,
+    ) {
+        let msg = Outgoing {
+            frame_type,
+            id,
+            tag,
+            from: &self.inner.from_json,
+            stream,
+            data: match data {
+                Data::Text(text) => Some(text),
+                Data::None | Data::Payload(_) => None,
+            },
+        };
+        let signer = self.inner.signer.as_ref();
+        match data {
+            Data::Payload(p) => wire::encode_with(
+                &msg,
+                Some(&|out: &mut Vec<u8>| p.write_wire(out)),
+                signer,
+                out,
+            ),
+            Data::None | Data::Text(_) => wire::encode(&msg, signer, out),
+        }
+    }
+
+    /// A complete signed frame from this node.
+    fn frame(
+        &self,
+        frame_type: FrameType,
+        id: Option<&str>,
+        tag: Option<&str>,
+        stream: &str,
+        data: Data,
     ) -> Bytes {
         let mut out = Vec::new();
-        wire::encode(
-            &Outgoing {
-                frame_type,
-                id,
-                tag,
-                from: &self.inner.from_json,
-                stream,
-                data,
-            },
-            self.inner.signer.as_ref(),
-            &mut out,
-        );
+        self.encode(frame_type, id, tag, stream, data, &mut out);
         out.into()
+    }
+
+    /// Queues a frame on `sink`, built in this thread's scratch buffer (no
+    /// allocation per frame).
+    fn send(
+        &self,
+        sink: &Arc<Sink>,
+        frame_type: FrameType,
+        id: Option<&str>,
+        tag: Option<&str>,
+        stream: &str,
+        data: Data,
+    ) -> bool {
+        thread_local! {
+            static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                self.encode(frame_type, id, tag, stream, data, &mut buf);
+                let sent = sink.send_corked(&buf);
+                if buf.capacity() > SCRATCH_KEEP {
+                    *buf = Vec::new();
+                }
+                sent
+            }
+            // Not re-entered in practice; a fresh buffer if it ever is.
+            Err(_) => sink.send(self.frame(frame_type, id, tag, stream, data)),
+        })
     }
 
     fn await_reply(
@@ -454,9 +581,9 @@ impl Kernel {
             Route::Local => {
                 let result = result.cloned().map_err(Clone::clone);
                 let _ = self.dispatch(
-                    tag,
+                    tag.to_owned(),
                     None,
-                    &Sender::from(&self.inner.node),
+                    Sender::from(&self.inner.node),
                     result,
                     Route::Local,
                     None,
@@ -468,7 +595,24 @@ impl Kernel {
                     .get(&from.node.id)
                     .cloned()
                     .ok_or_else(|| NetError::UnknownNode(from.node.id.clone()))?;
-                sink.send(self.reply_frame(tag, result));
+                match result {
+                    Ok(data) => self.send(
+                        &sink,
+                        FrameType::Message,
+                        Some(tag),
+                        None,
+                        stream::SINGLE,
+                        Data::Payload(data),
+                    ),
+                    Err(error) => self.send(
+                        &sink,
+                        FrameType::Message,
+                        Some(tag),
+                        None,
+                        &stream::error(None, error),
+                        Data::Text("null"),
+                    ),
+                };
                 Ok(())
             }
             Route::Socket(tx) => {
@@ -510,14 +654,14 @@ impl Kernel {
                 Some(tag),
                 None,
                 stream::SINGLE,
-                Some(&data.to_wire()),
+                Data::Payload(data),
             ),
             Err(error) => self.frame(
                 FrameType::Message,
                 Some(tag),
                 None,
                 &stream::error(None, error),
-                Some("null"),
+                Data::Text("null"),
             ),
         }
     }
@@ -525,7 +669,14 @@ impl Kernel {
     fn deliver_local(&self, target: &str, tag: Option<&str>, result: Result<Payload, Value>) {
         let me = Sender::from(&self.inner.node);
         // Local messages never wait: a full mailbox refuses them.
-        let _ = self.dispatch(target, tag, &me, result, Route::Local, None);
+        let _ = self.dispatch(
+            target.to_owned(),
+            tag.map(str::to_owned),
+            me,
+            result,
+            Route::Local,
+            None,
+        );
     }
 
     /// Routes a received message (or a local one) to the call awaiting it or
@@ -535,39 +686,17 @@ impl Kernel {
     #[must_use]
     pub(crate) fn dispatch(
         &self,
-        target: &str,
-        tag: Option<&str>,
-        sender: &Sender,
+        target: String,
+        tag: Option<String>,
+        sender: Sender,
         result: Result<Payload, Value>,
         route: Route,
         peer: Option<std::net::SocketAddr>,
     ) -> Option<Backlog> {
-        let waiting = lock(&self.inner.pending).remove(target);
-        if let Some(p) = waiting {
-            let outcome = if sender.id != p.node_id {
-                self.inner.skips.record(
-                    "INVALID_REPLY",
-                    format!(
-                        "reply for {target} came from {} instead of {}",
-                        sender.id, p.node_id
-                    ),
-                    peer,
-                );
-                Err(CallError::InvalidReply {
-                    expected: p.node_id,
-                    actual: sender.id.clone(),
-                })
-            } else {
-                result.map_err(CallError::Remote)
-            };
-            let _ = p.tx.send(outcome);
+        if let Some(p) = self.take_pending(&target) {
+            self.complete(p, &target, sender, result, peer);
             return None;
         }
-        let from = From {
-            node: sender.clone(),
-            tag: tag.map(str::to_owned),
-            route,
-        };
         let data = match result {
             Ok(data) => data,
             Err(error) => {
@@ -579,36 +708,229 @@ impl Kernel {
                 return None;
             }
         };
-        let mailbox = self
-            .inner
+        let from = From {
+            node: sender,
+            tag,
+            route,
+        };
+        match self.registration(&target) {
+            Some(Registration {
+                id,
+                target: Target::Inline(inline),
+            }) => {
+                let body = Body::Payload(data);
+                self.to_inline(&inline, id, Delivery { target, from, body }, peer)
+            }
+            Some(Registration {
+                id,
+                target: Target::Mailbox(tx),
+            }) => self.to_mailbox(tx, id, Message { target, data, from }, peer),
+            None => self.refuse(target, from, "UNKNOWN_TARGET", "does not exist", peer),
+        }
+    }
+
+    /// [`dispatch`](Self::dispatch) for a single message received with its
+    /// payload as JSON text. A request for a synchronous GenServer is read
+    /// straight from the text. A payload that does not parse and was not
+    /// checked (see `wire::Incoming::data_checked`) is [`Unparsable`]:
+    /// nothing happened, and the frame is to be decoded again, checked.
+    pub(crate) fn deliver(
+        &self,
+        target: String,
+        tag: Option<String>,
+        sender: Sender,
+        data: Received,
+        route: Route,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<Option<Backlog>, Unparsable> {
+        let parse = || -> Result<Payload, serde_json::Error> {
+            data.text
+                .map_or(Ok(Value::Null), serde_json::from_str)
+                .map(Payload::from_wire)
+        };
+        let malformed = |e: serde_json::Error| {
+            if !data.checked {
+                return Err(Unparsable);
+            }
+            self.inner
+                .skips
+                .record("MALFORMED_JSON", e.to_string(), peer);
+            Ok(None)
+        };
+        if let Some(p) = self.take_pending(&target) {
+            return match parse() {
+                Ok(payload) => {
+                    self.complete(p, &target, sender, Ok(payload), peer);
+                    Ok(None)
+                }
+                // Not an answer: the call keeps waiting.
+                Err(e) => {
+                    lock(&self.inner.pending).insert(target, p);
+                    malformed(e)
+                }
+            };
+        }
+        let from = From {
+            node: sender,
+            tag,
+            route,
+        };
+        Ok(match self.registration(&target) {
+            Some(Registration {
+                id,
+                target: Target::Inline(inline),
+            }) => {
+                let body = match data.text.and_then(wire::body::split) {
+                    Some((event, data)) => Body::Request {
+                        event,
+                        data: Payload::from_wire(data),
+                    },
+                    None => match parse() {
+                        Ok(payload) => Body::Payload(payload),
+                        Err(e) => return malformed(e),
+                    },
+                };
+                self.to_inline(&inline, id, Delivery { target, from, body }, peer)
+            }
+            registration => {
+                let data = match parse() {
+                    Ok(payload) => payload,
+                    Err(e) => return malformed(e),
+                };
+                match registration {
+                    Some(Registration {
+                        id,
+                        target: Target::Mailbox(tx),
+                    }) => self.to_mailbox(tx, id, Message { target, data, from }, peer),
+                    _ => self.refuse(target, from, "UNKNOWN_TARGET", "does not exist", peer),
+                }
+            }
+        })
+    }
+
+    fn take_pending(&self, tag: &str) -> Option<Pending> {
+        if tag.len() < MIN_TAG_LEN {
+            return None;
+        }
+        lock(&self.inner.pending).remove(tag)
+    }
+
+    /// Ends call `tag` with `result`, if it came from the node called.
+    fn complete(
+        &self,
+        p: Pending,
+        tag: &str,
+        sender: Sender,
+        result: Result<Payload, Value>,
+        peer: Option<std::net::SocketAddr>,
+    ) {
+        let outcome = if sender.id != p.node_id {
+            self.inner.skips.record(
+                "INVALID_REPLY",
+                format!(
+                    "reply for {tag} came from {} instead of {}",
+                    sender.id, p.node_id
+                ),
+                peer,
+            );
+            Err(CallError::InvalidReply {
+                expected: p.node_id,
+                actual: sender.id,
+            })
+        } else {
+            result.map_err(CallError::Remote)
+        };
+        let _ = p.tx.send(outcome);
+    }
+
+    fn registration(&self, name: &str) -> Option<Registration> {
+        self.inner
             .targets
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(target)
-            .cloned();
-        let refused = match mailbox {
-            Some(tx) => match tx.try_send(Message {
-                target: target.to_owned(),
-                data,
-                from,
-            }) {
-                Ok(()) => return None,
-                Err(mpsc::error::TrySendError::Full(msg))
-                    if !matches!(msg.from.route, Route::Local) =>
-                {
-                    return Some(Backlog { tx, msg });
-                }
-                Err(mpsc::error::TrySendError::Full(m)) => {
-                    (m.from, "MAILBOX_FULL", "is overloaded")
-                }
-                Err(mpsc::error::TrySendError::Closed(m)) => {
-                    self.unregister(target);
-                    (m.from, "UNKNOWN_TARGET", "does not exist")
-                }
-            },
-            None => (from, "UNKNOWN_TARGET", "does not exist"),
+            .get(name)
+            .cloned()
+    }
+
+    /// Runs a message for a synchronous server at once when it can, else
+    /// queues it for the server's task.
+    fn to_inline(
+        &self,
+        inline: &Arc<InlineTarget>,
+        id: u64,
+        msg: Delivery,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<Backlog> {
+        let core = &inline.core;
+        let local = matches!(msg.from.route, Route::Local);
+        let msg = if local || core.is_dead() {
+            msg
+        } else {
+            // Handled at once: no backlog.
+            core.try_run(msg)?
         };
-        let (from, code, why) = refused;
+        if core.is_dead() {
+            self.unregister_id(&msg.target, id);
+            return self.refuse(
+                msg.target,
+                msg.from,
+                "UNKNOWN_TARGET",
+                "does not exist",
+                peer,
+            );
+        }
+        core.enqueue();
+        match inline.tx.try_send(msg) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(msg)) if !local => Some(Backlog::Inline {
+                tx: inline.tx.clone(),
+                msg,
+                core: core.clone(),
+            }),
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                core.unqueue();
+                self.refuse(m.target, m.from, "MAILBOX_FULL", "is overloaded", peer)
+            }
+            Err(mpsc::error::TrySendError::Closed(m)) => {
+                core.unqueue();
+                self.unregister_id(&m.target, id);
+                self.refuse(m.target, m.from, "UNKNOWN_TARGET", "does not exist", peer)
+            }
+        }
+    }
+
+    fn to_mailbox(
+        &self,
+        tx: mpsc::Sender<Message>,
+        id: u64,
+        msg: Message,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<Backlog> {
+        let local = matches!(msg.from.route, Route::Local);
+        match tx.try_send(msg) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(msg)) if !local => {
+                Some(Backlog::Mailbox { tx, msg })
+            }
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                self.refuse(m.target, m.from, "MAILBOX_FULL", "is overloaded", peer)
+            }
+            Err(mpsc::error::TrySendError::Closed(m)) => {
+                self.unregister_id(&m.target, id);
+                self.refuse(m.target, m.from, "UNKNOWN_TARGET", "does not exist", peer)
+            }
+        }
+    }
+
+    /// Drops a message no server takes, answering its caller if any.
+    fn refuse(
+        &self,
+        target: String,
+        from: From,
+        code: &'static str,
+        why: &str,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Option<Backlog> {
         let message = format!("Server '{target}' {why} on node '{}'.", self.id());
         self.inner.skips.record(code, message.clone(), peer);
         if from.tag.is_some() {
@@ -621,35 +943,119 @@ impl Kernel {
     }
 
     /// Answers a received ping over our own connection to its sender.
-    pub(crate) fn pong(&self, env: &wire::Envelope) {
-        let (Some(tag), Some(sink)) = (
-            env.tag.as_deref(),
-            lock(&self.inner.sinks).get(&env.from.id).cloned(),
-        ) else {
+    pub(crate) fn pong(&self, tag: Option<&str>, sender_id: &str) {
+        let (Some(tag), Some(sink)) = (tag, lock(&self.inner.sinks).get(sender_id).cloned()) else {
             return;
         };
-        sink.send(self.frame(
+        self.send(
+            &sink,
             FrameType::Message,
             Some(tag),
             None,
             stream::SINGLE,
-            Some("\"pong\""),
-        ));
+            Data::Text("\"pong\""),
+        );
+    }
+}
+
+/// What an outgoing envelope carries as `data`.
+#[derive(Clone, Copy)]
+enum Data<'a> {
+    /// No `data` field (pings).
+    None,
+    /// JSON text.
+    Text(&'a str),
+    Payload(&'a Payload),
+}
+
+/// A received payload's JSON text (`None`: absent or `null`).
+#[derive(Clone, Copy)]
+pub(crate) struct Received<'a> {
+    pub(crate) text: Option<&'a str>,
+    /// Known to be one JSON value (see `wire::Incoming::data_checked`).
+    pub(crate) checked: bool,
+}
+
+/// A received payload that did not parse and was not checked.
+#[derive(Debug)]
+pub(crate) struct Unparsable;
+
+/// A frame scratch buffer grown past this is not kept.
+const SCRATCH_KEEP: usize = 1024 * 1024;
+
+/// A registered server name.
+#[derive(Clone)]
+struct Registration {
+    id: u64,
+    target: Target,
+}
+
+#[derive(Clone)]
+enum Target {
+    /// Messages wait in a mailbox that the server reads.
+    Mailbox(mpsc::Sender<Message>),
+    /// A synchronous handler, run by whoever delivers.
+    Inline(Arc<InlineTarget>),
+}
+
+struct InlineTarget {
+    /// The server's queue, for messages that cannot run at once.
+    tx: mpsc::Sender<Delivery>,
+    core: Arc<InlineCore>,
+}
+
+impl Target {
+    fn is_closed(&self) -> bool {
+        match self {
+            Target::Mailbox(tx) => tx.is_closed(),
+            Target::Inline(inline) => inline.tx.is_closed() || inline.core.is_dead(),
+        }
     }
 }
 
 /// A message waiting for room in a full mailbox.
-pub(crate) struct Backlog {
-    tx: mpsc::Sender<Message>,
-    msg: Message,
+pub(crate) enum Backlog {
+    Mailbox {
+        tx: mpsc::Sender<Message>,
+        msg: Message,
+    },
+    Inline {
+        tx: mpsc::Sender<Delivery>,
+        msg: Delivery,
+        /// The server, which counts the message as queued.
+        core: Arc<InlineCore>,
+    },
 }
 
 impl Backlog {
     /// Waits for room; a server stopped meanwhile loses the message.
     pub(crate) async fn deliver(self) {
-        let target = self.msg.target.clone();
-        if self.tx.send(self.msg).await.is_err() {
+        let (target, delivered) = match self {
+            Backlog::Mailbox { tx, msg } => (msg.target.clone(), tx.send(msg).await.is_ok()),
+            Backlog::Inline { tx, msg, core } => {
+                // Uncounted however this ends, unless it is delivered.
+                let mut counted = Uncount(Some(core));
+                let target = msg.target.clone();
+                let delivered = tx.send(msg).await.is_ok();
+                if delivered {
+                    counted.0 = None;
+                }
+                (target, delivered)
+            }
+        };
+        if !delivered {
             tracing::debug!(%target, "server stopped while a message waited for it");
+        }
+    }
+}
+
+/// Uncounts a queued message of an inline server when dropped.
+struct Uncount(Option<Arc<InlineCore>>);
+
+impl Drop for Uncount {
+    fn drop(&mut self) {
+        if let Some(core) = self.0.take() {
+            core.unqueue();
         }
     }
 }

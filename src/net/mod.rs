@@ -3,7 +3,9 @@
 //! calls, casts, replies and pings. All I/O of the engine lives here.
 
 mod error;
+mod fast_hash;
 mod inbound;
+mod inline;
 mod kernel;
 mod options;
 mod payload;
@@ -12,6 +14,7 @@ mod skip;
 mod tag;
 
 pub use error::{error_value, CallError, NetError};
+pub(crate) use inline::{Body, Delivery};
 pub use kernel::{From, Kernel, Message};
 pub use options::KernelOptions;
 pub use payload::Payload;

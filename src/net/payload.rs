@@ -20,6 +20,14 @@ impl Payload {
         }
     }
 
+    /// Appends [`to_wire`](Self::to_wire)'s text to `out`.
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        match self {
+            Payload::Json(v) => js_json::write_value_to(out, v),
+            Payload::Bytes(b) => buffer::write_json(out, b),
+        }
+    }
+
     /// A received `data` value: a top-level Buffer becomes bytes, as the
     /// original kernel does.
     pub fn from_wire(v: Value) -> Payload {

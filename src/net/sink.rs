@@ -3,23 +3,36 @@
 //! is flushed later is exactly what was signed (the original signs at
 //! enqueue but serialises at flush, and loses messages to that).
 //!
-//! A frame sent from outside the engine's tasks (the Node.js and C doors'
-//! threads) while the connection is up and nothing is queued or being
-//! written is written at once by the sending thread (a non-blocking write;
-//! whatever the socket does not take goes to the queue). That spares a
-//! cross-thread wake-up of the writer task per message, a large part of a
-//! round trip. Engine threads keep queueing: there the writer task runs
-//! next on the same thread and batches frames into fewer writes. Order is
-//! kept: the direct path is taken only when the queue is empty and the
-//! writer task holds no frames.
+//! Queued frames lie back to back in one buffer, written with one call.
+//! Who writes them:
+//!
+//! * A frame sent from outside the engine's tasks (the main thread of a
+//!   `block_on`, the Node.js and C doors' threads) while the connection is
+//!   up and nothing is queued or being written is written at once by the
+//!   sending thread (a non-blocking write; whatever the socket does not take
+//!   goes to the queue). That spares a cross-thread wake-up of the writer
+//!   task per message, a large part of a round trip. Bursts (frames less
+//!   than `BURST_GAP` apart) are queued instead, for the writer task.
+//! * A connection's reader corks its thread while it handles what one read
+//!   brought ([`Cork`]): the answers its handlers queue are written at the
+//!   end of the batch, one call per connection, by the reader itself.
+//! * Otherwise the writer task, woken by the first frame queued. Right
+//!   after a write it lets the other tasks ready on its thread run first, so
+//!   that what they queue (callers woken by one read's answers) goes out
+//!   together.
+//!
+//! Order is kept: a frame is written directly only when the queue is empty
+//! and the writer task holds no frames.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
@@ -41,9 +54,11 @@ struct Queue {
     /// The rest of a frame the socket took only part of: written before
     /// anything else and never dropped.
     partial: Option<Bytes>,
-    frames: VecDeque<Bytes>,
-    /// Bytes held in `frames`.
-    bytes: usize,
+    /// Queued frames, back to back: the writer takes them all at once and
+    /// writes them with one call.
+    buf: BytesMut,
+    /// The length of each frame in `buf`, oldest first.
+    lens: VecDeque<usize>,
     /// Frames dropped because the queue was full.
     dropped: u64,
     /// Flush what is queued, then close.
@@ -54,6 +69,79 @@ struct Queue {
     socket: Option<Arc<TcpStream>>,
     /// The writer task is writing frames it took from the queue.
     writing: bool,
+    /// When a thread outside the engine last found the queue empty.
+    last_direct: Option<Instant>,
+}
+
+/// Frames sent closer together than this are a burst, better written
+/// together (see the module's documentation). Far below any network round
+/// trip, so a caller waiting on each answer is never held back.
+const BURST_GAP: Duration = Duration::from_micros(10);
+
+/// Past this, the writer does not keep the queue's buffer for reuse.
+const KEEP_BUFFER: usize = 1024 * 1024;
+
+/// What queueing a frame did.
+enum Enqueued {
+    Closed,
+    /// Written at once.
+    Written,
+    /// Queued where nothing was: someone must write it.
+    First,
+    /// Queued behind frames someone is to write.
+    More,
+}
+
+thread_local! {
+    /// The connections with frames waiting for this thread's cork.
+    static CORKED: RefCell<Option<Vec<Arc<Sink>>>> = const { RefCell::new(None) };
+}
+
+/// Corks this thread while alive: frames that tasks running here queue on
+/// idle connections wait until it is dropped, which writes each
+/// connection's frames with one call from this thread. A connection's
+/// reader corks while it handles what one read brought, so that the
+/// answers go out together without a wake-up of each writer task. Not
+/// `Send`: it cannot be held across an `await`, where other tasks would
+/// run under it.
+pub(crate) struct Cork {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Cork {
+    pub(crate) fn new() -> Cork {
+        CORKED.with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                c.get_or_insert_with(Vec::new);
+            }
+        });
+        Cork {
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Leaves `sink`'s frames to the cork, if this thread is corked.
+    fn add(sink: &Arc<Sink>) -> bool {
+        CORKED.with(|c| match c.try_borrow_mut() {
+            Ok(mut c) => match c.as_mut() {
+                Some(sinks) => {
+                    sinks.push(sink.clone());
+                    true
+                }
+                None => false,
+            },
+            Err(_) => false,
+        })
+    }
+}
+
+impl Drop for Cork {
+    fn drop(&mut self) {
+        let sinks = CORKED.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()));
+        for sink in sinks.into_iter().flatten() {
+            sink.flush_now();
+        }
+    }
 }
 
 /// The sending side of a connection to one peer.
@@ -96,7 +184,7 @@ impl Sink {
     /// Frames waiting to be written.
     pub fn queued(&self) -> usize {
         let q = self.lock();
-        q.frames.len() + usize::from(q.partial.is_some())
+        q.lens.len() + usize::from(q.partial.is_some())
     }
 
     pub fn max_queue(&self) -> usize {
@@ -118,50 +206,116 @@ impl Sink {
     /// the writer may fall behind by up to `max_bytes`. Past either bound the
     /// oldest frames are dropped (and counted). Returns false when the
     /// connection is closed.
-    pub fn send(&self, mut frame: Bytes) -> bool {
-        {
-            let mut q = self.lock();
-            if q.closing || self.state() == SinkState::Closed {
-                return false;
+    pub fn send(&self, frame: Bytes) -> bool {
+        self.send_slice(&frame)
+    }
+
+    /// [`send`](Self::send) for a frame in a borrowed buffer (it is copied
+    /// into the queue, after the frames before it).
+    pub fn send_slice(&self, frame: &[u8]) -> bool {
+        match self.enqueue(frame) {
+            Enqueued::Closed => false,
+            Enqueued::First => {
+                self.wake.notify_one();
+                true
             }
-            if !q.writing
-                && q.partial.is_none()
-                && q.frames.is_empty()
-                && tokio::task::try_id().is_none()
-            {
-                if let Some(socket) = &q.socket {
-                    match socket.try_write(&frame) {
-                        Ok(n) if n == frame.len() => return true,
-                        Ok(n) => {
-                            q.partial = Some(frame.split_off(n));
-                            drop(q);
-                            self.wake.notify_one();
-                            return true;
-                        }
-                        // Not writable now (or failing, which the writer
-                        // task will see too): queue it.
-                        Err(_) => {}
-                    }
-                }
-            }
-            let active = self.state() == SinkState::Active;
-            while !q.frames.is_empty()
-                && if active {
-                    q.bytes + frame.len() > self.max_bytes
-                } else {
-                    q.frames.len() >= self.max_queue
-                }
-            {
-                if let Some(old) = q.frames.pop_front() {
-                    q.bytes -= old.len();
-                }
-                q.dropped += 1;
-            }
-            q.bytes += frame.len();
-            q.frames.push_back(frame);
+            Enqueued::Written | Enqueued::More => true,
         }
+    }
+
+    /// [`send_slice`](Self::send_slice) from a task that has corked this
+    /// thread (see [`Cork`]): the frames wait for the end of its batch
+    /// instead of waking the writer task.
+    pub(crate) fn send_corked(self: &Arc<Self>, frame: &[u8]) -> bool {
+        match self.enqueue(frame) {
+            Enqueued::Closed => false,
+            Enqueued::First => {
+                if !Cork::add(self) {
+                    self.wake.notify_one();
+                }
+                true
+            }
+            Enqueued::Written | Enqueued::More => true,
+        }
+    }
+
+    fn enqueue(&self, frame: &[u8]) -> Enqueued {
+        let mut q = self.lock();
+        if q.closing || self.state() == SinkState::Closed {
+            return Enqueued::Closed;
+        }
+        // A burst (frames close together) is left to the writer task,
+        // which writes it with far fewer calls.
+        let direct = !q.writing
+            && q.partial.is_none()
+            && q.lens.is_empty()
+            && q.socket.is_some()
+            && tokio::task::try_id().is_none()
+            && {
+                let now = Instant::now();
+                let last = q.last_direct.replace(now);
+                last.is_none_or(|t| now.duration_since(t) >= BURST_GAP)
+            };
+        if direct {
+            if let Some(socket) = &q.socket {
+                match socket.try_write(frame) {
+                    Ok(n) if n == frame.len() => return Enqueued::Written,
+                    Ok(n) => {
+                        q.partial = Some(Bytes::copy_from_slice(&frame[n..]));
+                        drop(q);
+                        self.wake.notify_one();
+                        return Enqueued::Written;
+                    }
+                    // Not writable now (or failing, which the writer task
+                    // will see too): queue it.
+                    Err(_) => {}
+                }
+            }
+        }
+        let active = self.state() == SinkState::Active;
+        while !q.lens.is_empty()
+            && if active {
+                q.buf.len() + frame.len() > self.max_bytes
+            } else {
+                q.lens.len() >= self.max_queue
+            }
+        {
+            if let Some(old) = q.lens.pop_front() {
+                q.buf.advance(old);
+            }
+            q.dropped += 1;
+        }
+        q.buf.extend_from_slice(frame);
+        q.lens.push_back(frame.len());
+        // The writer (or a cork) knows of the frames queued before.
+        if q.lens.len() > 1 {
+            Enqueued::More
+        } else {
+            Enqueued::First
+        }
+    }
+
+    /// Writes what is queued at once from this thread (one call), if the
+    /// writer task is idle; whatever the socket does not take, and anything
+    /// else, is left to the writer task.
+    fn flush_now(&self) {
+        let mut q = self.lock();
+        if q.lens.is_empty() && q.partial.is_none() {
+            return;
+        }
+        if !q.writing && q.partial.is_none() && !q.closing {
+            if let Some(socket) = q.socket.clone() {
+                q.lens.clear();
+                let chunk = q.buf.split().freeze();
+                match socket.try_write(&chunk) {
+                    Ok(n) if n == chunk.len() => return,
+                    Ok(n) => q.partial = Some(chunk.slice(n..)),
+                    Err(_) => q.partial = Some(chunk),
+                }
+            }
+        }
+        drop(q);
         self.wake.notify_one();
-        true
     }
 
     /// Closes the connection: gracefully (after writing what is queued) or
@@ -172,8 +326,8 @@ impl Sink {
             q.closing = true;
             if force {
                 q.forced = true;
-                q.frames.clear();
-                q.bytes = 0;
+                q.buf.clear();
+                q.lens.clear();
             }
         }
         self.wake.notify_one();
@@ -206,21 +360,29 @@ impl Sink {
     /// Closed at once, or closed gracefully with nothing left to write.
     fn finished(&self) -> bool {
         let q = self.lock();
-        q.forced || (q.closing && q.frames.is_empty() && q.partial.is_none())
+        q.forced || (q.closing && q.lens.is_empty() && q.partial.is_none())
     }
 
-    /// Takes everything queued (marking the writer busy when there is
-    /// something), or learns that the sink is to close.
-    fn take(&self) -> Result<Vec<Bytes>, bool> {
+    /// Takes everything queued, in writing order (marking the writer busy
+    /// when there is something), or learns that the sink is to close.
+    fn take(&self) -> Result<[Option<Bytes>; 2], bool> {
         let mut q = self.lock();
-        if q.forced || (q.closing && q.frames.is_empty() && q.partial.is_none()) {
+        if q.forced || (q.closing && q.lens.is_empty() && q.partial.is_none()) {
             return Err(q.forced);
         }
-        q.bytes = 0;
-        let mut frames: Vec<Bytes> = q.partial.take().into_iter().collect();
-        frames.extend(q.frames.drain(..));
-        q.writing = !frames.is_empty();
-        Ok(frames)
+        let partial = q.partial.take();
+        let queued = (!q.lens.is_empty()).then(|| {
+            q.lens.clear();
+            if q.buf.capacity() > KEEP_BUFFER {
+                std::mem::take(&mut q.buf).freeze()
+            } else {
+                // Once written and dropped, the buffer is reclaimed by the
+                // next frame queued.
+                q.buf.split().freeze()
+            }
+        });
+        q.writing = partial.is_some() || queued.is_some();
+        Ok([partial, queued])
     }
 
     /// Connects, reconnecting every `retry` until `max_retries` failures in
@@ -260,9 +422,9 @@ impl Sink {
         }
         self.set_state(SinkState::Closed);
         let mut q = self.lock();
-        q.frames.clear();
+        q.buf = BytesMut::new();
+        q.lens.clear();
         q.partial = None;
-        q.bytes = 0;
     }
 
     async fn wake_on_force(&self) {
@@ -299,31 +461,42 @@ impl Sink {
 
     async fn write_queued(&self, stream: &TcpStream) -> bool {
         let mut scratch = [0u8; 512];
-        let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+        // When the last write ended.
+        let mut wrote = Instant::now();
         loop {
             let notified = self.wake.notified();
             match self.take() {
                 Err(_) => return true,
-                Ok(frames) if !frames.is_empty() => {
-                    batch.clear();
-                    for f in &frames {
-                        batch.extend_from_slice(f);
+                Ok(chunks) if chunks.iter().any(Option::is_some) => {
+                    let mut written = Ok(());
+                    for chunk in chunks.iter().flatten() {
+                        written = write_all(stream, chunk).await;
+                        if written.is_err() {
+                            break;
+                        }
                     }
-                    let written = write_all(stream, &batch).await;
+                    drop(chunks);
                     self.lock().writing = false;
+                    wrote = Instant::now();
                     if let Err(e) = written {
                         tracing::debug!(peer = %self.node, error = %e, "write failed");
                         return false;
-                    }
-                    if batch.capacity() > 1024 * 1024 {
-                        batch = Vec::with_capacity(64 * 1024);
                     }
                     continue;
                 }
                 Ok(_) => {}
             }
             tokio::select! {
-                _ = notified => {}
+                // Woken by the first frame queued right after a write (a
+                // busy connection, say callers woken one by one by the
+                // answers that one read brought): the tasks ready to run on
+                // this thread go first, so that what they queue goes out
+                // together. After a pause the frame goes at once.
+                _ = notified => {
+                    if wrote.elapsed() < BURST_GAP {
+                        tokio::task::yield_now().await;
+                    }
+                }
                 r = read_some(stream, &mut scratch) => {
                     if matches!(r, Ok(0) | Err(_)) {
                         return false;

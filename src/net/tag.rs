@@ -1,5 +1,12 @@
 use std::time::{Duration, Instant};
 
+/// Random bytes in a tag's prefix.
+const PREFIX_BYTES: usize = 24;
+
+/// The shortest tag this node makes (the prefix and one counter digit):
+/// a shorter name is never a call of ours.
+pub(crate) const MIN_TAG_LEN: usize = 2 * PREFIX_BYTES + 1;
+
 /// How long one random prefix is used before it is renewed.
 const PREFIX_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -16,7 +23,7 @@ pub struct TagGenerator {
 impl Default for TagGenerator {
     fn default() -> Self {
         TagGenerator {
-            prefix: random_hex(24),
+            prefix: random_hex(PREFIX_BYTES),
             counter: 0,
             born: Instant::now(),
         }

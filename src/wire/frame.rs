@@ -27,6 +27,9 @@ pub struct FrameDecoder {
     buf: BytesMut,
     /// Bytes of `buf` already searched for a delimiter.
     scanned: usize,
+    /// Bytes at the front of `buf` that belong to the frame last lent by
+    /// [`next_frame_slice`](Self::next_frame_slice), dropped on the next call.
+    lent: usize,
     max_frame: usize,
 }
 
@@ -35,29 +38,60 @@ impl FrameDecoder {
         FrameDecoder {
             buf: BytesMut::with_capacity(8 * 1024),
             scanned: 0,
+            lent: 0,
             max_frame,
         }
     }
 
     /// Appends received bytes.
     pub fn extend(&mut self, bytes: &[u8]) {
+        self.drop_lent();
         self.buf.extend_from_slice(bytes);
     }
 
     /// The buffer to read into directly, saving a copy (tokio's
     /// `read_buf`).
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        self.drop_lent();
         &mut self.buf
     }
 
     /// Bytes held for a frame not yet complete.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.lent
+    }
+
+    fn drop_lent(&mut self) {
+        if self.lent > 0 {
+            self.buf.advance(self.lent);
+            self.lent = 0;
+        }
     }
 
     /// The next complete frame (without its delimiter), if one has arrived.
     /// Errors when the unfinished frame has grown past the limit.
     pub fn next_frame(&mut self) -> Result<Option<BytesMut>, FrameTooLarge> {
+        self.drop_lent();
+        Ok(self.find()?.map(|end| {
+            let frame = self.buf.split_to(end);
+            self.buf.advance(1);
+            frame
+        }))
+    }
+
+    /// [`next_frame`](Self::next_frame), lent from the decoder's buffer
+    /// rather than split off it (no reference counting per frame): valid
+    /// until the decoder is used again.
+    pub fn next_frame_slice(&mut self) -> Result<Option<&[u8]>, FrameTooLarge> {
+        self.drop_lent();
+        Ok(self.find()?.map(|end| {
+            self.lent = end + 1;
+            &self.buf[..end]
+        }))
+    }
+
+    /// Where the next frame ends, if it has arrived.
+    fn find(&mut self) -> Result<Option<usize>, FrameTooLarge> {
         match memchr::memchr(DELIMITER, &self.buf[self.scanned..]) {
             Some(off) => {
                 let end = self.scanned + off;
@@ -67,9 +101,7 @@ impl FrameDecoder {
                         limit: self.max_frame,
                     });
                 }
-                let frame = self.buf.split_to(end);
-                self.buf.advance(1);
-                Ok(Some(frame))
+                Ok(Some(end))
             }
             None => {
                 self.scanned = self.buf.len();
@@ -107,6 +139,23 @@ mod tests {
         assert_eq!(whole, vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
         let bytewise: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(frames_of(&bytewise, 100).unwrap(), whole);
+    }
+
+    #[test]
+    fn lent_frames_are_the_same_frames() {
+        let stream = b"{\"a\":1}\x0c\x0c{\"b\":2}\x0c{\"c\"";
+        for size in [1, 2, 5, stream.len()] {
+            let mut d = FrameDecoder::new(100);
+            let mut out = vec![];
+            for c in stream.chunks(size) {
+                d.extend(c);
+                while let Some(f) = d.next_frame_slice().unwrap() {
+                    out.push(f.to_vec());
+                }
+            }
+            assert_eq!(out, frames_of(&[stream], 100).unwrap(), "{size}");
+            assert_eq!(d.pending(), 4);
+        }
     }
 
     #[test]

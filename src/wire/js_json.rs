@@ -11,6 +11,32 @@ use serde_json::{Map, Number, Value};
 
 use crate::js_order::array_index;
 
+/// Where JSON text is written: a `String`, or the byte buffer a frame is
+/// built in (so payloads go straight into frames).
+pub trait JsonOut {
+    fn put(&mut self, s: &str);
+    /// An ASCII byte (below 0x80).
+    fn put_ascii(&mut self, b: u8);
+}
+
+impl JsonOut for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+    fn put_ascii(&mut self, b: u8) {
+        self.push(char::from(b));
+    }
+}
+
+impl JsonOut for Vec<u8> {
+    fn put(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+    fn put_ascii(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
 /// Serialises `v` the way `JSON.stringify(JSON.parse(text))` would.
 pub fn to_string(v: &Value) -> String {
     let mut out = String::with_capacity(128);
@@ -20,37 +46,42 @@ pub fn to_string(v: &Value) -> String {
 
 /// Appends the JavaScript serialisation of `v` to `out`.
 pub fn write_value(out: &mut String, v: &Value) {
+    write_value_to(out, v);
+}
+
+/// [`write_value`] into any [`JsonOut`].
+pub fn write_value_to<O: JsonOut + ?Sized>(out: &mut O, v: &Value) {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
+        Value::Null => out.put("null"),
+        Value::Bool(true) => out.put("true"),
+        Value::Bool(false) => out.put("false"),
         Value::Number(n) => write_number(out, n),
-        Value::String(s) => write_str(out, s),
+        Value::String(s) => write_str_to(out, s),
         Value::Array(items) => {
-            out.push('[');
+            out.put_ascii(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.put_ascii(b',');
                 }
-                write_value(out, item);
+                write_value_to(out, item);
             }
-            out.push(']');
+            out.put_ascii(b']');
         }
         Value::Object(map) => write_object(out, map),
     }
 }
 
-fn write_object(out: &mut String, map: &Map<String, Value>) {
-    out.push('{');
+fn write_object<O: JsonOut + ?Sized>(out: &mut O, map: &Map<String, Value>) {
+    out.put_ascii(b'{');
     let mut first = true;
-    let mut field = |out: &mut String, k: &str, v: &Value| {
+    let mut field = |out: &mut O, k: &str, v: &Value| {
         if !first {
-            out.push(',');
+            out.put_ascii(b',');
         }
         first = false;
-        write_str(out, k);
-        out.push(':');
-        write_value(out, v);
+        write_str_to(out, k);
+        out.put_ascii(b':');
+        write_value_to(out, v);
     };
     if map.keys().any(|k| array_index(k).is_some()) {
         let mut indexed: Vec<(u32, &str, &Value)> = map
@@ -69,15 +100,66 @@ fn write_object(out: &mut String, map: &Map<String, Value>) {
             field(out, k, v);
         }
     }
-    out.push('}');
+    out.put_ascii(b'}');
 }
 
 /// A JSON string literal with JavaScript's escaping.
 pub fn write_str(out: &mut String, s: &str) {
-    out.push('"');
+    write_str_to(out, s);
+}
+
+/// Whether any of the eight bytes of `w` is below 0x20, `"` or `\`. The
+/// classic word-at-a-time zero-byte tests: exact as a whole, which is all
+/// that is asked of them.
+pub(crate) fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let b = w ^ (ONES * u64::from(b'\\'));
+    let backslash = b.wrapping_sub(ONES) & !b & HIGH;
+    (control | quote | backslash) != 0
+}
+
+/// Where the first byte of `bytes` that is below 0x20, `"` or `\\` is: the
+/// end of plain text in a JSON string.
+pub(crate) fn plain_len(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        if needs_escape(u64::from_le_bytes(w)) {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// [`write_str`] into any [`JsonOut`].
+pub fn write_str_to<O: JsonOut + ?Sized>(out: &mut O, s: &str) {
+    out.put_ascii(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Runs of plain text are skipped eight bytes at a time.
+        if let Some(word) = bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if !needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
         let escape: Option<&str> = match b {
             b'"' => Some("\\\""),
             b'\\' => Some("\\\\"),
@@ -87,31 +169,59 @@ pub fn write_str(out: &mut String, s: &str) {
             b'\r' => Some("\\r"),
             b'\t' => Some("\\t"),
             0x00..=0x1f => None,
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
-        out.push_str(&s[start..i]);
+        // `b` is ASCII, so `i` is a character boundary.
+        out.put(&s[start..i]);
         match escape {
-            Some(e) => out.push_str(e),
+            Some(e) => out.put(e),
             None => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 0xf) as usize] as char);
+                out.put("\\u00");
+                out.put_ascii(HEX[(b >> 4) as usize]);
+                out.put_ascii(HEX[(b & 0xf) as usize]);
             }
         }
-        start = i + 1;
+        i += 1;
+        start = i;
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+    out.put(&s[start..]);
+    out.put_ascii(b'"');
 }
 
-fn write_number(out: &mut String, n: &Number) {
+/// A decimal integer, without going through `fmt`.
+pub fn write_int<O: JsonOut + ?Sized>(out: &mut O, i: i64) {
+    let mut digits = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = digits.len();
+    loop {
+        pos -= 1;
+        digits[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.put_ascii(b'-');
+    }
+    for &d in &digits[pos..] {
+        out.put_ascii(d);
+    }
+}
+
+fn write_number<O: JsonOut + ?Sized>(out: &mut O, n: &Number) {
     const SAFE: u64 = 1 << 53;
     if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= SAFE) {
         // Integers a double holds exactly print as plain decimals.
-        let _ = write!(out, "{i}");
+        write_int(out, i);
     } else {
-        write_f64(out, n.as_f64().unwrap_or(f64::NAN));
+        let mut text = String::new();
+        write_f64(&mut text, n.as_f64().unwrap_or(f64::NAN));
+        out.put(&text);
     }
 }
 
@@ -204,6 +314,47 @@ mod tests {
             to_string(&json!(s)),
             "\"h\u{e9}llo \u{2028} \\\"q\\\" / <tag> \\u0001 \u{1F600}\\b\\f\\n\\r\\t\u{7f}\\\\\""
         );
+    }
+
+    #[test]
+    fn long_strings_escape_wherever_the_special_byte_falls() {
+        let specials = [
+            "\"",
+            "\\",
+            "\u{0}",
+            "\u{1f}",
+            "\n",
+            "\u{c}",
+            "\u{7f}",
+            "\u{e9}",
+            "\u{1F600}",
+        ];
+        for special in specials {
+            for at in 0..20 {
+                let s = format!("{}{special}{}", "a".repeat(at), "b".repeat(19 - at));
+                let mut slow = String::from("\"");
+                for c in s.chars() {
+                    match c {
+                        '"' => slow.push_str("\\\""),
+                        '\\' => slow.push_str("\\\\"),
+                        '\n' => slow.push_str("\\n"),
+                        '\u{c}' => slow.push_str("\\f"),
+                        c if (c as u32) < 0x20 => slow.push_str(&format!("\\u{:04x}", c as u32)),
+                        c => slow.push(c),
+                    }
+                }
+                slow.push('"');
+                assert_eq!(to_string(&json!(s)), slow, "{s:?}");
+                let mut bytes = Vec::new();
+                write_str_to(&mut bytes, &s);
+                assert_eq!(bytes, slow.as_bytes());
+            }
+        }
+        for i in [0, 9, -9, 10, -10, i64::MAX, i64::MIN] {
+            let mut out = String::new();
+            write_int(&mut out, i);
+            assert_eq!(out, i.to_string());
+        }
     }
 
     #[test]
