@@ -8,8 +8,9 @@
  *
  * seconds: how long to idle (default 3); workers: engine threads (default
  * 0: libnotp's default, 2); interval_ms: the gossip period (default 0: the
- * default, 1000 ms). Link statically (target/release/libnotp.a -lpthread
- * -ldl -lm) to leave the shared library's own pages out of the figure.
+ * default, 1000 ms). Of VmRSS, RssAnon is the node's own memory (heap,
+ * stacks) and RssFile the code mapped in (libnotp, libc): on x86-64 about
+ * 0.55 MB and 3.6 MB.
  */
 #define _POSIX_C_SOURCE 200809L
 
