@@ -12,7 +12,6 @@ use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use tokio::sync::broadcast::{
     self,
@@ -310,28 +309,7 @@ fn kernel_options(o: &CKernelOptions) -> Result<KernelOptions, Failure> {
             "`opts->kernel.cookie` must be NULL: a cluster node's cookie is the `cookie` argument",
         ));
     }
-    let defaults = KernelOptions::default();
-    let or = |value: usize, default: usize| if value == 0 { default } else { value };
-    let ms = |value: u32, default: Duration| {
-        if value == 0 {
-            default
-        } else {
-            Duration::from_millis(value.into())
-        }
-    };
-    Ok(KernelOptions {
-        cookie: None,
-        retry: ms(o.retry_ms, defaults.retry),
-        max_retries: (o.max_retries != 0).then_some(o.max_retries),
-        max_queue: or(o.max_queue, defaults.max_queue),
-        max_queue_bytes: or(o.max_queue_bytes, defaults.max_queue_bytes),
-        max_frame: or(o.max_frame, defaults.max_frame),
-        max_stream_bytes: or(o.max_stream_bytes, defaults.max_stream_bytes),
-        max_inbound: or(o.max_inbound, defaults.max_inbound),
-        max_pending: or(o.max_pending, defaults.max_pending),
-        mailbox: or(o.mailbox, defaults.mailbox),
-        stream_timeout: ms(o.stream_timeout_ms, defaults.stream_timeout),
-    })
+    Ok(super::kernel::limits(o))
 }
 
 /// Trim options, each zero field taking its default.

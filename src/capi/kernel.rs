@@ -85,11 +85,23 @@ impl From<&KernelOptions> for CKernelOptions {
 /// `opts` is NULL or points to a readable `CKernelOptions` whose `cookie` is
 /// NULL or a NUL-terminated string.
 unsafe fn kernel_options(opts: *const CKernelOptions) -> Result<KernelOptions, Failure> {
-    let defaults = KernelOptions::default();
     // SAFETY: forwarded from this function's contract.
     let Some(o) = (unsafe { opts.as_ref() }) else {
-        return Ok(defaults);
+        return Ok(KernelOptions::default());
     };
+    let opts = limits(o);
+    if o.cookie.is_null() {
+        return Ok(opts);
+    }
+    // SAFETY: not NULL, and NUL-terminated by this function's contract.
+    let cookie = unsafe { args::text(o.cookie, "opts->cookie") }?;
+    Ok(opts.with_cookie(cookie))
+}
+
+/// Every option but the cookie from C's, zeros meaning the defaults (shared
+/// with notp_cluster_start(), whose cookie is an argument of its own).
+pub(crate) fn limits(o: &CKernelOptions) -> KernelOptions {
+    let defaults = KernelOptions::default();
     let or = |value: usize, default: usize| if value == 0 { default } else { value };
     let ms = |value: u32, default: Duration| {
         if value == 0 {
@@ -98,13 +110,7 @@ unsafe fn kernel_options(opts: *const CKernelOptions) -> Result<KernelOptions, F
             Duration::from_millis(value.into())
         }
     };
-    let cookie = if o.cookie.is_null() {
-        None
-    } else {
-        // SAFETY: not NULL, and NUL-terminated by this function's contract.
-        Some(unsafe { args::text(o.cookie, "opts->cookie") }?)
-    };
-    let opts = KernelOptions {
+    KernelOptions {
         cookie: None,
         retry: ms(o.retry_ms, defaults.retry),
         max_retries: (o.max_retries != 0).then_some(o.max_retries),
@@ -116,11 +122,7 @@ unsafe fn kernel_options(opts: *const CKernelOptions) -> Result<KernelOptions, F
         max_pending: or(o.max_pending, defaults.max_pending),
         mailbox: or(o.mailbox, defaults.mailbox),
         stream_timeout: ms(o.stream_timeout_ms, defaults.stream_timeout),
-    };
-    Ok(match cookie {
-        Some(cookie) => opts.with_cookie(cookie),
-        None => opts,
-    })
+    }
 }
 
 /// Borrows the kernel a handle wraps.

@@ -766,27 +766,6 @@ mod tests {
         }
     }
 
-    /// `decode_incoming` by `decode` alone (its fallback).
-    fn decode_slowly(
-        frame: &[u8],
-        signer: Option<&Signer>,
-    ) -> Result<Incoming<'static>, DropReason> {
-        let env = decode(frame, signer)?;
-        Ok(Incoming {
-            frame_type: env.frame_type,
-            done: env.done(),
-            stream_id: env.stream_id().map(str::to_owned),
-            error: env.error().cloned(),
-            id: env.id,
-            tag: env.tag,
-            from: env.from,
-            data: env
-                .data
-                .map(|raw| Cow::Owned(String::from(Box::<str>::from(raw)))),
-            data_checked: true,
-        })
-    }
-
     /// What a receiver makes of a decoded frame: its fields, or the code
     /// it drops it with (a payload left unchecked that is not JSON makes
     /// the envelope malformed).
@@ -853,12 +832,12 @@ mod tests {
                     frame_around(frame_type, body, signer, &mut frame);
                     frame.pop();
                     let fast = outcome(decode_incoming(&frame, signer), &frame, signer);
-                    let slow = outcome(decode_slowly(&frame, signer), &frame, signer);
+                    let slow = outcome(decode_incoming_checked(&frame, signer), &frame, signer);
                     assert_eq!(fast, slow, "{body}");
                     // Unsigned frames read by a node with a cookie.
                     let c = Some(&cookie);
                     let unsigned = outcome(decode_incoming(&frame, c), &frame, c);
-                    let slow = outcome(decode_slowly(&frame, c), &frame, c);
+                    let slow = outcome(decode_incoming_checked(&frame, c), &frame, c);
                     assert_eq!(unsigned, slow, "{body}");
                 }
             }
