@@ -7,11 +7,13 @@ const Node = require("./node");
 const Connection = require("./connection");
 const consts = require("./consts");
 const args = require("./args");
-const { isStream, encode, collect } = require("./payload");
+const { isStream, encode, collect, chunkBuffer } = require("./payload");
 
 // Answers of the native request functions.
 const PENDING = 0;
 const UNKNOWN_NODE = 1;
+// kernelStreamCall: refused, the error arrives as the call's event.
+const FAILED = 3;
 
 // Event kinds in a native batch (bindings/node/src/outbox.rs).
 const MESSAGE_JSON = 0;
@@ -431,6 +433,12 @@ class NetKernel extends EventEmitter {
     }
     const id = args.nodeId(from.node, "from.node");
     if (isStream(data)) {
+      const s = this._state === RUNNING ? native.kernelStreamReply(this._h, handleOf(from)) : -1;
+      if (s >= 0) {
+        this._pipeOut(s, data);
+        return this;
+      }
+      // Not streamable (a CLI client, or no stored address): whole.
       collect(data, (err, buf) => {
         if (this._state !== RUNNING) return;
         if (err) {
@@ -458,6 +466,12 @@ class NetKernel extends EventEmitter {
     const id = args.nodeId(node);
     const target = eventName(event);
     if (isStream(data)) {
+      if (this._state === RUNNING) {
+        // No connection: skipped, as any cast.
+        const s = native.kernelStreamCast(this._h, id, target);
+        if (s >= 0) this._pipeOut(s, data);
+        return this;
+      }
       collect(data, (err, buf) => {
         if (!err) this.cast(node, target, buf);
       });
@@ -515,6 +529,35 @@ class NetKernel extends EventEmitter {
     }
   }
 
+  /** Sends what `stream` yields as chunks of engine stream `s`, then ends it. */
+  _pipeOut(s, stream) {
+    let ended = false;
+    const finish = (err) => {
+      if (ended) return;
+      ended = true;
+      stream.removeListener("data", onData);
+      if (this._state === RUNNING) native.kernelStreamEnd(this._h, s, err ? err.message || String(err) : null);
+    };
+    const onData = (chunk) => {
+      let buf;
+      try {
+        buf = chunkBuffer(chunk);
+      } catch (err) {
+        finish(err);
+        return;
+      }
+      if (this._state === RUNNING) native.kernelStreamWrite(this._h, s, buf);
+    };
+    stream.on("data", onData);
+    stream.once("end", () => finish(null));
+    stream.once("error", (err) => {
+      if (typeof stream.resume === "function") stream.resume();
+      finish(err instanceof Error ? err : new Error(String(err)));
+    });
+    // Destroyed before its end: the receiver is told rather than left waiting.
+    stream.once("close", () => finish(new Error("Stream aborted.")));
+  }
+
   _castBody(id, target, body) {
     if (this._state === RUNNING) native.kernelCast(this._h, id, target, body);
     else if (this._state === STARTING) this._deferred.push(() => this._castBody(id, target, body));
@@ -544,7 +587,15 @@ class NetKernel extends EventEmitter {
     const id = args.nodeId(node);
     const target = eventName(event);
     if (!encoded && isStream(data)) {
-      collect(data, (err, buf) => (err ? cb(err) : this._request(node, target, buf, timeout, cb)));
+      if (this._state !== RUNNING) {
+        collect(data, (err, buf) => (err ? cb(err) : this._request(node, target, buf, timeout, cb)));
+        return;
+      }
+      // Sent chunk by chunk as it is read, as the original streams it.
+      const callId = this._track(cb);
+      const s = native.kernelStreamCall(this._h, id, target, timeoutMs(timeout), callId);
+      if (s >= 0) this._pipeOut(s, data);
+      else if (-s !== FAILED) this._refused(callId, -s, id);
       return;
     }
     const body = encoded ? data : encode(data);

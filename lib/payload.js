@@ -86,4 +86,4 @@ function reviveBuffers(value) {
   return value;
 }
 
-module.exports = { isStream, encode, collect, reviveBuffers };
+module.exports = { isStream, encode, collect, chunkBuffer, reviveBuffers };

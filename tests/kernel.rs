@@ -198,3 +198,57 @@ async fn stop_fails_waiting_calls() {
     a.stop();
     assert_eq!(call.await.unwrap(), Err(CallError::Stopped));
 }
+
+#[tokio::test]
+async fn streamed_bodies_reach_servers_and_callers_in_both_directions() {
+    let (a, b) = pair().await;
+    echo(&b, "stream_echo");
+    // A streamed request, parsed by the server as one body.
+    let (mut body, reply) = a.call_stream(b.node(), "stream_echo", T).unwrap();
+    body.write(br#"{"event":"echo","#);
+    body.write(br#""data":{"big":""#);
+    body.write(&[b'x'; 100_000]);
+    body.write(br#""}}"#);
+    body.end();
+    let out = reply.await.unwrap().into_json();
+    assert_eq!(out["big"].as_str().map(str::len), Some(100_000));
+
+    // To this node itself: gathered and delivered whole.
+    echo(&a, "local_echo");
+    let (mut body, reply) = a.call_stream(a.node(), "local_echo", T).unwrap();
+    body.write(br#"{"event":"echo","data":"#);
+    body.write(br#""here"}"#);
+    body.end();
+    assert_eq!(reply.await.unwrap(), Payload::Json(json!("here")));
+
+    // A streamed reply.
+    let mut mailbox = b.register("streamer").unwrap();
+    let call = {
+        let a = a.clone();
+        let node = b.node().clone();
+        tokio::spawn(async move { a.call(&node, "streamer", &Payload::Json(json!(1)), T).await })
+    };
+    let m = mailbox.recv().await.unwrap();
+    let mut answer = b.reply_stream(&m.from).unwrap();
+    answer.write(b"part one, ");
+    answer.write(b"part two");
+    answer.end();
+    assert_eq!(
+        call.await.unwrap().unwrap(),
+        Payload::Bytes(b"part one, part two".to_vec().into())
+    );
+
+    // A body dropped unfinished fails the call at once, not at the
+    // receiver's stream timeout.
+    let (mut body, reply) = a.call_stream(b.node(), "stream_echo", T).unwrap();
+    body.write(br#"{"event":"echo""#);
+    drop(body);
+    match reply.await {
+        Err(CallError::Remote(e)) => assert_eq!(e["message"], json!("Stream aborted.")),
+        other => panic!("expected the stream's error, got {other:?}"),
+    }
+    // No connection, no stream.
+    assert!(a
+        .cast_stream(&Node::new("nobody", "127.0.0.1", 1), "x")
+        .is_none());
+}

@@ -228,3 +228,60 @@ async fn frames_we_write_have_the_captured_structure() {
         assert!(original_accepts(ours, &signer), "{phase}: signature");
     }
 }
+
+#[tokio::test]
+async fn a_streamed_call_has_the_captured_structure() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let remote = Node::new("node_b", "127.0.0.1", port);
+    let k = kernel("node_a").await;
+    k.connect(&remote).unwrap();
+    let (mut sock, _) = listener.accept().await.unwrap();
+
+    let (mut body, _reply) = k.call_stream(&remote, "server_here", None).unwrap();
+    body.write(br#"{"event":""#);
+    body.write(br#"echo","data":"streamed"}"#);
+    body.end();
+
+    let mut buf = Vec::new();
+    let mut frames: Vec<Vec<u8>> = vec![];
+    while frames.len() < 3 {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0);
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some(i) = buf.iter().position(|b| *b == 0x0c) {
+            frames.push(buf[..i].to_vec());
+            buf.drain(..=i);
+        }
+    }
+    let captured: Vec<Vec<u8>> = captured_frames()
+        .into_iter()
+        .filter(|(l, f)| {
+            l.contains("kernel_call_stream") && f.windows(9).any(|w| w == b"\"node_a\",")
+        })
+        .map(|(_, f)| f)
+        .collect();
+    assert_eq!(captured.len(), 3, "two chunks and the end");
+    let signer = Signer::new(b"cookie");
+    let mut ids = Vec::new();
+    for (ours, theirs) in frames.iter().zip(&captured) {
+        let ours_v: Value = serde_json::from_slice(ours).unwrap();
+        let theirs_v: Value = serde_json::from_slice(theirs).unwrap();
+        assert_eq!(shape(&ours_v), shape(&theirs_v), "structure differs");
+        assert!(original_accepts(ours, &signer), "signature");
+        let stream_id = ours_v["data"]["stream"]["stream"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(stream_id.len(), 48);
+        ids.push((stream_id, ours_v["data"]["tag"].clone()));
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "one stream, one tag: {ids:?}"
+    );
+}

@@ -14,8 +14,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 
 use super::fast_hash::FastMap;
-use super::inbound;
+use super::inbound::{self, InboundReader};
 use super::inline::{self, Body, Delivery, Handler, InlineCore};
+use super::out_stream::OutStream;
 use super::sink::Sink;
 use super::skip::SkipLog;
 use super::tag::{TagGenerator, MIN_TAG_LEN};
@@ -81,7 +82,11 @@ pub(crate) struct Inner {
     pub(crate) skips: SkipLog,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) runtime: tokio::runtime::Handle,
+    inbound_hook: Mutex<Option<InboundHook>>,
 }
+
+/// Told of every accepted connection (see [`Kernel::on_inbound`]).
+pub type InboundHook = Arc<dyn Fn(InboundReader) + Send + Sync>;
 
 /// A started network kernel. Cheap to clone; every clone is the same node.
 #[derive(Clone)]
@@ -138,6 +143,7 @@ impl Kernel {
             skips: SkipLog::default(),
             shutdown: watch::channel(false).0,
             runtime: tokio::runtime::Handle::current(),
+            inbound_hook: Mutex::new(None),
             opts,
         });
         let kernel = Kernel { inner };
@@ -278,6 +284,17 @@ impl Kernel {
         mailbox: mpsc::Receiver<Message>,
         handler: Handler,
     ) -> tokio::task::JoinHandle<()> {
+        self.install_inline(name, id, mailbox, handler, true)
+    }
+
+    fn install_inline(
+        &self,
+        name: &str,
+        id: u64,
+        mailbox: mpsc::Receiver<Message>,
+        handler: Handler,
+        split: bool,
+    ) -> tokio::task::JoinHandle<()> {
         let core = InlineCore::new(name, handler);
         let (tx, queue) = mpsc::channel(self.inner.opts.mailbox.max(1));
         {
@@ -292,10 +309,53 @@ impl Kernel {
                 r.target = Target::Inline(Arc::new(InlineTarget {
                     tx,
                     core: core.clone(),
+                    split,
                 }));
             }
         }
         tokio::spawn(inline::drain(core, mailbox, queue))
+    }
+
+    /// Registers a server whose `handler` runs on whichever thread
+    /// delivers each message (a connection's reader, or a thread pumping
+    /// it through an [`InboundReader`]), without a mailbox in between. The
+    /// handler must be quick and must not block: it holds up that
+    /// connection. Messages from this node itself, and those arriving while
+    /// the handler is busy elsewhere, wait in a bounded queue handled in
+    /// order by a task of the kernel. Ends when unregistered.
+    pub fn serve_sync(
+        &self,
+        name: &str,
+        mut handler: impl FnMut(Message) + Send + 'static,
+    ) -> Result<(), NetError> {
+        let (id, mailbox) = self.register_mailbox(name)?;
+        let handler: Handler = Box::new(move |d: Delivery| {
+            let data = match d.body {
+                Body::Payload(p) => p,
+                // Not produced for these servers (see `InlineTarget::split`).
+                Body::Request { event, data } => Payload::Json(serde_json::json!({
+                    "event": event,
+                    "data": data.into_json(),
+                })),
+            };
+            handler(Message {
+                target: d.target,
+                data,
+                from: d.from,
+            });
+        });
+        self.install_inline(name, id, mailbox, handler, false);
+        Ok(())
+    }
+
+    /// Tells `hook` of every connection accepted from now on, with a reader
+    /// that another thread may pump ([`InboundReader`]); `None` stops.
+    pub fn on_inbound(&self, hook: Option<InboundHook>) {
+        *lock(&self.inner.inbound_hook) = hook;
+    }
+
+    pub(crate) fn inbound_hook(&self) -> Option<InboundHook> {
+        lock(&self.inner.inbound_hook).clone()
     }
 
     /// Removes a local server name.
@@ -396,6 +456,97 @@ impl Kernel {
         let result = wait(rx, timeout).await;
         drop(guard);
         result
+    }
+
+    /// Starts a streamed cast to server `target` on `node` (this node
+    /// included); `None` without a connection to `node`.
+    pub fn cast_stream(&self, node: &Node, target: &str) -> Option<OutStream> {
+        let sink = self.peer_sink(node).ok()?;
+        Some(OutStream::new(self.clone(), sink, target, None))
+    }
+
+    /// Starts a streamed call to server `target` on `node`: the body goes
+    /// through the [`OutStream`], the reply (after the body's end) comes
+    /// from the future, which owns what it needs.
+    pub fn call_stream(
+        &self,
+        node: &Node,
+        target: &str,
+        timeout: Option<Duration>,
+    ) -> Result<
+        (
+            OutStream,
+            impl std::future::Future<Output = Result<Payload, CallError>> + Send + 'static,
+        ),
+        CallError,
+    > {
+        let sink = self
+            .peer_sink(node)
+            .map_err(|()| CallError::UnknownNode(node.id().to_owned()))?;
+        let (tag, rx) = self.await_reply(node.id())?;
+        let body = OutStream::new(self.clone(), sink, target, Some(tag.clone()));
+        let kernel = self.clone();
+        let reply = async move {
+            let guard = PendingGuard {
+                kernel: &kernel,
+                tag: &tag,
+            };
+            let result = wait(rx, timeout).await;
+            drop(guard);
+            result
+        };
+        Ok((body, reply))
+    }
+
+    /// Starts a streamed answer to a call received from a peer or from this
+    /// node (not on a CLI socket, which takes single answers).
+    pub fn reply_stream(&self, from: &From) -> Result<OutStream, NetError> {
+        let tag = from.tag.as_deref().ok_or(NetError::NoTag)?;
+        let sink = match &from.route {
+            Route::Local => None,
+            Route::Peer => Some(
+                lock(&self.inner.sinks)
+                    .get(&from.node.id)
+                    .cloned()
+                    .ok_or_else(|| NetError::UnknownNode(from.node.id.clone()))?,
+            ),
+            Route::Socket(_) => return Err(NetError::UnknownNode(from.node.id.clone())),
+        };
+        Ok(OutStream::new(self.clone(), sink, tag, None))
+    }
+
+    /// The connection to `node`: `None` for this node itself.
+    fn peer_sink(&self, node: &Node) -> Result<Option<Arc<Sink>>, ()> {
+        if node.id() == self.id() {
+            return Ok(None);
+        }
+        self.connection(node).map(Some).ok_or(())
+    }
+
+    /// Sends one frame of a streamed body.
+    pub(crate) fn send_part(
+        &self,
+        sink: &Arc<Sink>,
+        target: &str,
+        tag: Option<&str>,
+        stream: &str,
+        data: Option<&Payload>,
+    ) {
+        let data = match data {
+            Some(p) => Data::Payload(p),
+            None => Data::Text("null"),
+        };
+        self.send(sink, FrameType::Message, Some(target), tag, stream, data);
+    }
+
+    /// Delivers a whole body (or a failure) to a local target.
+    pub(crate) fn deliver_local_result(
+        &self,
+        target: &str,
+        tag: Option<&str>,
+        result: Result<Payload, Value>,
+    ) {
+        self.deliver_local(target, tag, result);
     }
 
     /// Calls every node of `nodes` concurrently; one result per node, in
@@ -697,6 +848,11 @@ impl Kernel {
             self.complete(p, &target, sender, result, peer);
             return None;
         }
+        let from = From {
+            node: sender,
+            tag,
+            route,
+        };
         let data = match result {
             Ok(data) => data,
             Err(error) => {
@@ -705,13 +861,15 @@ impl Kernel {
                     format!("message for {target} carried an error: {error}"),
                     peer,
                 );
+                // A caller whose request failed on the way learns it now
+                // rather than at its timeout.
+                if from.tag.is_some() {
+                    if let Err(e) = self.reply_error(&from, &error) {
+                        tracing::debug!("could not answer {target}: {e}");
+                    }
+                }
                 return None;
             }
-        };
-        let from = From {
-            node: sender,
-            tag,
-            route,
         };
         match self.registration(&target) {
             Some(Registration {
@@ -780,7 +938,12 @@ impl Kernel {
                 id,
                 target: Target::Inline(inline),
             }) => {
-                let body = match data.text.and_then(wire::body::split) {
+                let split = if inline.split {
+                    data.text.and_then(wire::body::split)
+                } else {
+                    None
+                };
+                let body = match split {
                     Some((event, data)) => Body::Request {
                         event,
                         data: Payload::from_wire(data),
@@ -1002,6 +1165,9 @@ struct InlineTarget {
     /// The server's queue, for messages that cannot run at once.
     tx: mpsc::Sender<Delivery>,
     core: Arc<InlineCore>,
+    /// The server takes GenServer requests split into event and data
+    /// ([`Body::Request`]) rather than whole payloads.
+    split: bool,
 }
 
 impl Target {

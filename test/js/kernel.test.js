@@ -175,7 +175,65 @@ describe("NetKernel: two nodes", () => {
     b.removeAllListeners("buf");
   });
 
-  test("a readable stream as data is sent as one Buffer, and as a reply", async () => {
+  test("a readable stream goes out in chunks as the original streams it", async () => {
+    // A raw listener stands in for a node and records our frames.
+    const frames = [];
+    let buffered = "";
+    let gotEnd;
+    const ended = new Promise((resolve) => (gotEnd = resolve));
+    const server = net.createServer((sock) => {
+      sock.setEncoding("utf8");
+      sock.on("data", (text) => {
+        buffered += text;
+        let i;
+        while ((i = buffered.indexOf("\f")) >= 0) {
+          const frame = JSON.parse(buffered.slice(0, i)).data;
+          buffered = buffered.slice(i + 1);
+          frames.push(frame);
+          if (frame.stream.done) gotEnd();
+        }
+      });
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const raw = new notp.Node("raw_peer", "127.0.0.1", server.address().port);
+      await connect(a, raw);
+      const input = new PassThrough();
+      const call = failure((cb) => a.call(raw, "srv", input, cb, 300));
+      input.write('{"event":"x",');
+      await new Promise(setImmediate);
+      input.end('"data":1}');
+      await within(ended, 5000, "the stream's end");
+      assert.equal(frames.length, 3);
+      const [first, second, end] = frames;
+      assert.equal(first.stream.done, false);
+      assert.match(first.stream.stream, /^[0-9a-f]{48}$/);
+      assert.deepEqual(second.stream, first.stream);
+      assert.deepEqual(end.stream, { done: true, stream: first.stream.stream });
+      assert.equal(end.data, null);
+      assert.ok(first.tag && second.tag === first.tag && end.tag === first.tag);
+      assert.equal(first.id, "srv");
+      const text = Buffer.concat([first, second].map((f) => Buffer.from(f.data.data))).toString();
+      assert.equal(text, '{"event":"x","data":1}');
+      assert.match((await call).message, /Timeout/);
+    } finally {
+      a.disconnect(new notp.Node("raw_peer"), true);
+      server.close();
+    }
+  });
+
+  test("a stream destroyed before its end fails the call at once", async () => {
+    b.on("never_whole", () => assert.fail("an unfinished body must not be delivered"));
+    const input = new PassThrough();
+    const call = failure((cb) => a.call(b.self(), "never_whole", input, cb, 5000), 2000);
+    input.write("half a body");
+    await new Promise(setImmediate);
+    input.destroy();
+    assert.match((await call).message, /Stream aborted/);
+    b.removeAllListeners("never_whole");
+  });
+
+  test("a readable stream as data is sent in chunks and reassembled, and as a reply", async () => {
     b.on("streamed", (data, stream, from) => {
       assert.equal(data.toString(), "part one, part two");
       const out = new PassThrough();
@@ -428,6 +486,58 @@ describe("NetKernel: process lifetime", () => {
     assert.equal(r.signal, null, r.err);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.trim(), "reply hi");
+  });
+
+  test("a kernel stopped while a peer in another process keeps its connection open exits", async () => {
+    // The peer (this process) stays connected after the child stops: the
+    // child's end of that connection, watched by its event loop, must not
+    // keep it alive.
+    const peer = await startKernel("lifetime_peer");
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const notp = require(${lib});
+          const b = notp.createKernel("lifetime_child", "127.0.0.1", 0);
+          b.on("echo", (d, s, from) => {
+            b.reply(from, d);
+            setImmediate(() => b.stop());
+          });
+          b.once("_ready", () => {
+            b.connect(new notp.Node("lifetime_peer", "127.0.0.1", Number(process.argv[1])), () => console.log(b.port()));
+          });
+          b.start({ cookie: "cookie" });`,
+          String(peer.port()),
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] }
+      );
+      const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+      const [chunk] = await once(child.stdout, "data");
+      const node = new notp.Node("lifetime_child", "127.0.0.1", Number(String(chunk).trim()));
+      await connect(peer, node);
+      assert.equal(await callback((cb) => peer.call(node, "echo", "hi", cb, 5000)), "hi");
+      const outcome = await within(exited, 8000, "the child's exit");
+      assert.deepEqual(outcome, { code: 0, signal: null });
+    } finally {
+      peer.stop();
+    }
+  });
+
+  test("a worker thread with kernels talking both ways terminates cleanly", async () => {
+    const r = await run(`
+      const { Worker } = require("node:worker_threads");
+      const w = new Worker(${JSON.stringify(`${setup}
+        function next() { require("node:worker_threads").parentPort.postMessage("called"); }`)}, { eval: true });
+      w.on("message", async () => {
+        // Both kernels still run, their connections watched by the
+        // worker's event loop.
+        console.log("terminated " + (await w.terminate()));
+      });
+      w.on("error", (err) => { console.error(err); process.exit(2); });`);
+    assert.equal(r.signal, null, r.err);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.trim(), "reply hi\nterminated 1");
   });
 
   test("an uncaught exception with a kernel running ends the process normally", async () => {

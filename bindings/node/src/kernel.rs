@@ -48,6 +48,8 @@ mod answer {
     pub const UNKNOWN_NODE: u32 = 1;
     /// The kernel does not run (not started, still binding, or stopped).
     pub const NOT_RUNNING: u32 = 2;
+    /// Refused; the error arrives as the call's event.
+    pub const FAILED: u32 = 3;
 }
 
 /// Owns one kernel slot; stopping and collecting it end any running start.
@@ -190,6 +192,14 @@ pub fn kernel_start(
                     }
                 });
                 session.add_task(task.abort_handle());
+                // Accepted connections are read from the JavaScript thread
+                // too (see `uv`).
+                let weak = Arc::downgrade(&session);
+                kernel.on_inbound(Some(Arc::new(move |reader| {
+                    if let Some(session) = weak.upgrade() {
+                        session.push(Event::Inbound(reader));
+                    }
+                })));
                 if let Err(kernel) = session.set_kernel(kernel) {
                     kernel.stop();
                 }
@@ -297,18 +307,17 @@ pub fn kernel_register(h: u32, name: String) -> napi::Result<bool> {
     let Some((session, kernel)) = running(h)? else {
         return Ok(false);
     };
-    let mut mailbox = kernel
-        .register(&name)
+    // Each message is queued for JavaScript by whichever thread reads it;
+    // on the JavaScript thread itself (see `uv`) it is delivered at once.
+    let _context = runtime().map_err(napi::Error::from_reason)?.enter();
+    let weak = Arc::downgrade(&session);
+    kernel
+        .serve_sync(&name, move |message| {
+            if let Some(session) = weak.upgrade() {
+                session.push(Event::Message(message));
+            }
+        })
         .map_err(|e| napi::Error::from_reason(e.to_string()))?;
-    let rt = runtime().map_err(napi::Error::from_reason)?;
-    // Ends when the name is unregistered or the kernel stops (the engine
-    // drops the mailbox's sender).
-    rt.spawn(async move {
-        let mut batch = Vec::with_capacity(64);
-        while mailbox.recv_many(&mut batch, 256).await > 0 {
-            session.push_all(batch.drain(..).map(Event::Message));
-        }
-    });
     Ok(true)
 }
 
@@ -359,6 +368,111 @@ pub fn kernel_reply_error(h: u32, handle: i64, message: String) -> napi::Result<
     Ok(kernel
         .reply_error(&from, &error_value(&message, &[]))
         .is_ok())
+}
+
+/// `kernelStreamCall(h, nodeId, target, timeoutMs, id)`: starts a call
+/// whose body follows in chunks (`kernelStreamWrite`, then
+/// `kernelStreamEnd`); the reply arrives as an event for `id`. Answers the
+/// stream's handle, or `-UNKNOWN_NODE` / `-NOT_RUNNING` (nothing sent).
+#[napi(catch_unwind)]
+pub fn kernel_stream_call(
+    h: u32,
+    node_id: String,
+    target: String,
+    timeout: f64,
+    id: u32,
+) -> napi::Result<i64> {
+    let Some((session, kernel)) = running(h)? else {
+        return Ok(-i64::from(answer::NOT_RUNNING));
+    };
+    let node = by_id(node_id);
+    let _context = runtime().map_err(napi::Error::from_reason)?.enter();
+    match kernel.call_stream(&node, &target, timeout_of(timeout)) {
+        Ok((body, reply)) => {
+            session.start_call(id, Box::pin(reply));
+            Ok(i64::from(session.streams().add(body)))
+        }
+        Err(notp::net::CallError::UnknownNode(_)) => Ok(-i64::from(answer::UNKNOWN_NODE)),
+        Err(e) => {
+            session.push(Event::Reply { id, result: Err(e) });
+            Ok(-i64::from(answer::FAILED))
+        }
+    }
+}
+
+/// `kernelStreamCast(h, nodeId, target)`: a cast whose body follows in
+/// chunks. Answers the stream's handle, or -1 when there is no connection
+/// (nothing is sent, as for a cast).
+#[napi(catch_unwind)]
+pub fn kernel_stream_cast(h: u32, node_id: String, target: String) -> napi::Result<i64> {
+    let Some((session, kernel)) = running(h)? else {
+        return Ok(-1);
+    };
+    let _context = runtime().map_err(napi::Error::from_reason)?.enter();
+    Ok(kernel
+        .cast_stream(&by_id(node_id), &target)
+        .map_or(-1, |body| i64::from(session.streams().add(body))))
+}
+
+/// `kernelStreamReply(h, from)`: an answer whose body follows in chunks,
+/// through the stored reply address `from`. -1 when it cannot be streamed
+/// (no address, or a CLI client); the caller then answers whole.
+#[napi(catch_unwind)]
+pub fn kernel_stream_reply(h: u32, handle: i64) -> napi::Result<i64> {
+    let Some((session, kernel)) = running(h)? else {
+        return Ok(-1);
+    };
+    let from = {
+        let mut replies = session.replies();
+        let Some(handle) = u32::try_from(handle)
+            .ok()
+            .filter(|h| replies.peek(*h).is_some_and(|f| !f.is_socket()))
+        else {
+            return Ok(-1);
+        };
+        replies.take(handle)
+    };
+    let _context = runtime().map_err(napi::Error::from_reason)?.enter();
+    // Without a connection back the answer is lost, as the original's is.
+    Ok(from
+        .and_then(|from| kernel.reply_stream(&from).ok())
+        .map_or(-2, |body| i64::from(session.streams().add(body))))
+}
+
+/// Sends one chunk of stream `s`.
+#[napi(catch_unwind)]
+pub fn kernel_stream_write(
+    h: u32,
+    s: u32,
+    chunk: napi::bindgen_prelude::Buffer,
+) -> napi::Result<bool> {
+    let Some(session) = session(h)? else {
+        return Ok(false);
+    };
+    let _context = runtime().map_err(napi::Error::from_reason)?.enter();
+    let mut streams = session.streams();
+    let Some(body) = streams.get(s) else {
+        return Ok(false);
+    };
+    body.write(&chunk);
+    Ok(true)
+}
+
+/// Ends stream `s`; with `error`, as failed (the receiver drops the body
+/// and answers a waiting caller with that message).
+#[napi(catch_unwind)]
+pub fn kernel_stream_end(h: u32, s: u32, error: Option<String>) -> napi::Result<()> {
+    let Some(session) = session(h)? else {
+        return Ok(());
+    };
+    let _context = runtime().map_err(napi::Error::from_reason)?.enter();
+    let body = session.streams().take(s);
+    match (body, error) {
+        (Some(body), None) => body.end(),
+        (Some(body), Some(message)) => body.fail(&message),
+        (None, _) => {}
+    }
+    Ok(())
 }
 
 /// Messages dropped so far, by reason.

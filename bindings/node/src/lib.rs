@@ -38,6 +38,7 @@ mod raw;
 mod registry;
 mod ring;
 mod runtime;
+mod uv;
 
 use napi::{Error, Status};
 use napi_derive::napi;

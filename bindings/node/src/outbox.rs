@@ -16,6 +16,7 @@
 //! function afterwards: every call happens under the session lock and
 //! checks that the function is still there first.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::fmt::Write as _;
 use std::future::Future;
@@ -23,17 +24,19 @@ use std::mem;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 use napi::sys::{self, napi_env, napi_value, Status};
-use notp::net::{CallError, From, Kernel, Message, Payload, Skip};
+use notp::net::{CallError, From, InboundReader, Kernel, Message, OutStream, Payload, Skip};
 use notp::wire::js_json;
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::raw::check;
+use crate::uv::{self, PollPtr};
 
 /// Something the engine tells the JavaScript side.
 pub(crate) enum Event {
@@ -55,6 +58,13 @@ pub(crate) enum Event {
     /// Fields already encoded for the dispatcher of another session kind
     /// (the gossip ring's, [`crate::cluster`]): `kind,field,…`.
     Encoded(String),
+    /// A connection was accepted: watch it from the JavaScript thread too
+    /// ([`crate::uv`]).
+    Inbound(InboundReader),
+    /// The connection of that poll ended.
+    InboundClosed(u64),
+    /// The engine let go of that poll's connection: watch it again.
+    Rearm(u64),
 }
 
 /// Event kinds as the JavaScript dispatcher reads them (`lib/kernel.js`).
@@ -84,6 +94,8 @@ struct State {
     /// A call of the thread-safe function is on its way.
     scheduled: bool,
     tsfn: Option<Tsfn>,
+    /// The environment of the JavaScript thread (as an address).
+    env: usize,
     closed: bool,
     /// Engine tasks of this session that do not end by themselves.
     tasks: Vec<AbortHandle>,
@@ -113,6 +125,13 @@ impl ReplySlots {
             self.slots.push(Some((handle, from)));
         }
         handle
+    }
+
+    pub(crate) fn peek(&self, handle: u32) -> Option<&From> {
+        match self.slots.get(handle as usize % REPLY_SLOTS)? {
+            Some((h, from)) if *h == handle => Some(from),
+            _ => None,
+        }
     }
 
     pub(crate) fn take(&mut self, handle: u32) -> Option<From> {
@@ -188,6 +207,71 @@ pub(crate) struct Session {
     kernel: OnceLock<Kernel>,
     replies: Mutex<ReplySlots>,
     calls: Mutex<CallSlots>,
+    /// The dispatcher, for deliveries made on the JavaScript thread
+    /// without the thread-safe function (JavaScript thread only).
+    dispatch: Mutex<Option<JsRef>>,
+    /// Connections watched from the JavaScript thread ([`crate::uv`]).
+    polls: Mutex<Vec<(u64, PollPtr)>>,
+    next_poll: AtomicU64,
+    /// Streamed bodies being sent, by handle.
+    streams: Mutex<OutStreams>,
+}
+
+/// Streamed bodies JavaScript is sending (see `kernelStream*`).
+#[derive(Default)]
+pub(crate) struct OutStreams {
+    open: std::collections::HashMap<u32, OutStream>,
+    next: u32,
+}
+
+impl OutStreams {
+    /// Keeps `stream`; its handle (below 2^31).
+    pub(crate) fn add(&mut self, stream: OutStream) -> u32 {
+        let handle = self.next;
+        self.next = (self.next + 1) & 0x7fff_ffff;
+        self.open.insert(handle, stream);
+        handle
+    }
+
+    pub(crate) fn get(&mut self, handle: u32) -> Option<&mut OutStream> {
+        self.open.get_mut(&handle)
+    }
+
+    pub(crate) fn take(&mut self, handle: u32) -> Option<OutStream> {
+        self.open.remove(&handle)
+    }
+}
+
+/// A reference to a JavaScript value.
+struct JsRef(sys::napi_ref);
+
+// SAFETY: only created, read and deleted on the JavaScript thread; the
+// session merely stores it.
+unsafe impl Send for JsRef {}
+
+thread_local! {
+    /// The session whose connection this thread is pumping: its events are
+    /// delivered right after the pump, not through the thread-safe function.
+    static DIRECT: Cell<*const Session> = const { Cell::new(ptr::null()) };
+}
+
+/// Marks this thread as delivering `session`'s events itself while alive.
+pub(crate) struct Direct {
+    previous: *const Session,
+}
+
+impl Direct {
+    pub(crate) fn begin(session: &Arc<Session>) -> Direct {
+        Direct {
+            previous: DIRECT.replace(Arc::as_ptr(session)),
+        }
+    }
+}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        DIRECT.set(self.previous);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -204,6 +288,10 @@ impl Session {
 
     pub(crate) fn replies(&self) -> MutexGuard<'_, ReplySlots> {
         lock(&self.replies)
+    }
+
+    pub(crate) fn streams(&self) -> MutexGuard<'_, OutStreams> {
+        lock(&self.streams)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -296,7 +384,18 @@ impl Session {
             drop(unsafe { Arc::from_raw(context.cast::<Session>().cast_const()) });
             return Err(e);
         }
-        lock(&self.state).tsfn = Some(Tsfn(tsfn));
+        {
+            let mut state = lock(&self.state);
+            state.tsfn = Some(Tsfn(tsfn));
+            state.env = env as usize;
+        }
+        let mut reference = ptr::null_mut();
+        // SAFETY: caller's contract; `reference` is a valid out-pointer.
+        if unsafe { sys::napi_create_reference(env, dispatch, 1, &mut reference) }
+            == Status::napi_ok
+        {
+            *lock(&self.dispatch) = Some(JsRef(reference));
+        }
         let mut sessions = lock(&SESSIONS);
         sessions.retain(|s| s.strong_count() > 0);
         sessions.push(Arc::downgrade(self));
@@ -313,7 +412,7 @@ impl Session {
         }
         let port = kernel.node().port();
         self.kernel.set(kernel)?;
-        Self::push_locked(&mut state, std::iter::once(Event::Ready(port)));
+        self.push_locked(&mut state, std::iter::once(Event::Ready(port)));
         Ok(())
     }
 
@@ -334,16 +433,16 @@ impl Session {
     /// Queues events; the first one into an empty queue schedules a call of
     /// the JavaScript dispatcher.
     pub(crate) fn push_all(&self, events: impl IntoIterator<Item = Event>) {
-        Self::push_locked(&mut lock(&self.state), events);
+        self.push_locked(&mut lock(&self.state), events);
     }
 
-    fn push_locked(state: &mut State, events: impl IntoIterator<Item = Event>) {
+    fn push_locked(&self, state: &mut State, events: impl IntoIterator<Item = Event>) {
         let Some(tsfn) = &state.tsfn else {
             return;
         };
         let tsfn = tsfn.0;
         state.events.extend(events);
-        if state.scheduled || state.events.is_empty() {
+        if state.scheduled || state.events.is_empty() || DIRECT.get() == ptr::from_ref(self) {
             return;
         }
         // SAFETY: the function is alive: it is still in the state, and
@@ -385,6 +484,14 @@ impl Session {
             }
             mem::take(&mut state.tasks)
         };
+        if let Some(JsRef(reference)) = lock(&self.dispatch).take() {
+            if let Some(env) = self.env() {
+                // SAFETY: JavaScript thread (see the callers); the reference
+                // was made in `env` and is deleted once, here.
+                unsafe { sys::napi_delete_reference(env, reference) };
+            }
+        }
+        self.close_polls();
         self.shut_down(tasks);
     }
 
@@ -398,7 +505,47 @@ impl Session {
             state.events.clear();
             mem::take(&mut state.tasks)
         };
+        // The environment is going away: the reference goes with it.
+        lock(&self.dispatch).take();
+        self.close_polls();
         self.shut_down(tasks);
+    }
+
+    /// Stops watching this session's connections (JavaScript thread only).
+    fn close_polls(&self) {
+        let polls = mem::take(&mut *lock(&self.polls));
+        for (_, poll) in polls {
+            // SAFETY: polls are made and closed on the JavaScript thread,
+            // where the session's owner calls this; a listed poll is live.
+            unsafe { uv::close_ptr(poll) };
+        }
+    }
+
+    pub(crate) fn next_poll_key(&self) -> u64 {
+        self.next_poll.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_poll(&self, key: u64, poll: PollPtr) {
+        lock(&self.polls).push((key, poll));
+    }
+
+    pub(crate) fn remove_poll(&self, key: u64) -> Option<PollPtr> {
+        let mut polls = lock(&self.polls);
+        let at = polls.iter().position(|(k, _)| *k == key)?;
+        Some(polls.swap_remove(at).1)
+    }
+
+    fn find_poll(&self, key: u64) -> Option<PollPtr> {
+        lock(&self.polls)
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, p)| *p)
+    }
+
+    /// The environment this session was attached in.
+    fn env(&self) -> Option<napi_env> {
+        let env = lock(&self.state).env;
+        (env != 0).then_some(env as napi_env)
     }
 
     fn shut_down(&self, tasks: Vec<AbortHandle>) {
@@ -411,6 +558,8 @@ impl Session {
         // Dropping a call removes what it waits for from the kernel.
         let calls = mem::take(&mut *lock(&self.calls));
         drop(calls);
+        let streams = mem::take(&mut *lock(&self.streams));
+        drop(streams);
     }
 
     fn take_events(&self) -> Vec<Event> {
@@ -439,11 +588,18 @@ unsafe extern "C" fn call_js(
     if env.is_null() || js_cb.is_null() || context.is_null() {
         return;
     }
+    let context = context.cast::<Session>().cast_const();
     // SAFETY: `context` is the session reference owned by the function,
-    // alive until its finalizer runs, which cannot happen during this call.
-    let session = unsafe { &*context.cast::<Session>().cast_const() };
+    // alive until its finalizer runs, which cannot happen during this call;
+    // this takes one more reference for the duration of the call.
+    let session = unsafe {
+        Arc::increment_strong_count(context);
+        Arc::from_raw(context)
+    };
     // SAFETY: `env` and `js_cb` are those of this call.
-    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe { deliver(env, js_cb, session) }));
+    let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+        deliver(env, js_cb, &session, false)
+    }));
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => eprintln!("notp: could not deliver kernel events: {e}"),
@@ -451,11 +607,85 @@ unsafe extern "C" fn call_js(
     }
 }
 
-/// Hands every queued event to the JavaScript dispatcher in one call.
+/// Hands `session`'s queued events to its dispatcher now, from the
+/// JavaScript thread outside any JavaScript call (a libuv callback): in a
+/// handle scope of its own, through `napi_make_callback` so that promise
+/// jobs and `process.nextTick` callbacks run afterwards as after any I/O.
+///
+/// # Safety
+/// JavaScript thread of `env`, outside JavaScript; `env` live.
+pub(crate) unsafe fn deliver_now(env: napi_env, session: &Arc<Session>) -> Result<(), String> {
+    if lock(&session.state).events.is_empty() {
+        return Ok(());
+    }
+    let mut scope = ptr::null_mut();
+    // SAFETY: caller's contract; `scope` is a valid out-pointer.
+    check(
+        unsafe { sys::napi_open_handle_scope(env, &mut scope) },
+        "opening a handle scope",
+    )?;
+    let mut dispatch = ptr::null_mut();
+    let found = match &*lock(&session.dispatch) {
+        Some(JsRef(r)) => {
+            // SAFETY: caller's contract; the reference is alive while kept.
+            let status = unsafe { sys::napi_get_reference_value(env, *r, &mut dispatch) };
+            status == Status::napi_ok
+        }
+        None => false,
+    };
+    let outcome = if found && !dispatch.is_null() {
+        // SAFETY: caller's contract; `dispatch` is a value of this scope.
+        unsafe { deliver(env, dispatch, session, true) }
+    } else {
+        Ok(())
+    };
+    // SAFETY: the scope opened above.
+    unsafe { sys::napi_close_handle_scope(env, scope) };
+    outcome
+}
+
+/// The async context deliveries made outside JavaScript run in (one per
+/// JavaScript thread, kept for its life).
+///
+/// # Safety
+/// JavaScript thread of `env`, `env` live.
+unsafe fn async_context(env: napi_env) -> Option<sys::napi_async_context> {
+    thread_local! {
+        static CONTEXT: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    }
+    let (for_env, context) = CONTEXT.get();
+    if for_env == env as usize && context != 0 {
+        return Some(context as sys::napi_async_context);
+    }
+    let mut name = ptr::null_mut();
+    let mut resource = ptr::null_mut();
+    let mut context = ptr::null_mut();
+    // SAFETY: caller's contract; the name is NUL-terminated and the
+    // out-pointers valid.
+    unsafe {
+        if sys::napi_create_string_utf8(env, c"notp.kernel".as_ptr(), -1, &mut name)
+            != Status::napi_ok
+            || sys::napi_create_object(env, &mut resource) != Status::napi_ok
+            || sys::napi_async_init(env, resource, name, &mut context) != Status::napi_ok
+        {
+            return None;
+        }
+    }
+    CONTEXT.set((env as usize, context as usize));
+    Some(context)
+}
+
+/// Hands every queued event to the JavaScript dispatcher in one call;
+/// `outside`: from outside JavaScript (see [`deliver_now`]).
 ///
 /// # Safety
 /// `env` must be live and `js_cb` a function value of its current scope.
-unsafe fn deliver(env: napi_env, js_cb: napi_value, session: &Session) -> Result<(), String> {
+unsafe fn deliver(
+    env: napi_env,
+    js_cb: napi_value,
+    session: &Arc<Session>,
+    outside: bool,
+) -> Result<(), String> {
     let events = session.take_events();
     if events.is_empty() {
         return Ok(());
@@ -470,6 +700,27 @@ unsafe fn deliver(env: napi_env, js_cb: napi_value, session: &Session) -> Result
                     Some((id, result)) => Event::Reply { id, result },
                     None => continue,
                 },
+                Event::Inbound(reader) => {
+                    if !session.is_closed() {
+                        // SAFETY: this is the JavaScript thread of `env`.
+                        unsafe { uv::watch(env, session, reader) };
+                    }
+                    continue;
+                }
+                Event::InboundClosed(key) => {
+                    if let Some(poll) = session.remove_poll(key) {
+                        // SAFETY: a listed poll is live; JavaScript thread.
+                        unsafe { uv::close_ptr(poll) };
+                    }
+                    continue;
+                }
+                Event::Rearm(key) => {
+                    if let Some(poll) = session.find_poll(key) {
+                        // SAFETY: as above.
+                        unsafe { uv::rearm(poll) };
+                    }
+                    continue;
+                }
                 other => other,
             };
             batch.event(event, &mut session.replies());
@@ -527,10 +778,40 @@ unsafe fn deliver(env: napi_env, js_cb: napi_value, session: &Session) -> Result
     let mut result = ptr::null_mut();
     // SAFETY: caller's contract; `argv` holds two values of this scope.
     unsafe {
-        check(sys::napi_get_undefined(env, &mut recv), "undefined")?;
-        // An exception thrown by the dispatcher stays pending: Node reports
-        // it as uncaught, as for any other event callback.
-        sys::napi_call_function(env, recv, js_cb, argv.len(), argv.as_ptr(), &mut result);
+        // `napi_make_callback` wants an object as `this`.
+        if outside {
+            check(sys::napi_get_global(env, &mut recv), "global")?;
+        } else {
+            check(sys::napi_get_undefined(env, &mut recv), "undefined")?;
+        }
+        if !outside {
+            // An exception thrown by the dispatcher stays pending: Node
+            // reports it as uncaught, as for any other event callback.
+            sys::napi_call_function(env, recv, js_cb, argv.len(), argv.as_ptr(), &mut result);
+            return Ok(());
+        }
+        let status = match async_context(env) {
+            Some(context) => sys::napi_make_callback(
+                env,
+                context,
+                recv,
+                js_cb,
+                argv.len(),
+                argv.as_ptr(),
+                &mut result,
+            ),
+            None => {
+                sys::napi_call_function(env, recv, js_cb, argv.len(), argv.as_ptr(), &mut result)
+            }
+        };
+        if status == Status::napi_pending_exception {
+            // Outside JavaScript nobody else would see it: report it as
+            // uncaught, as Node does for any other event callback.
+            let mut error = ptr::null_mut();
+            if sys::napi_get_and_clear_last_exception(env, &mut error) == Status::napi_ok {
+                sys::napi_fatal_exception(env, error);
+            }
+        }
     }
     Ok(())
 }
@@ -645,6 +926,8 @@ impl Batch {
             }
             // Turned into replies (or nothing) before encoding.
             Event::PollCall(_) => {}
+            // Handled before encoding.
+            Event::Inbound(_) | Event::InboundClosed(_) | Event::Rearm(_) => {}
             Event::Ready(port) => {
                 self.start(kind::READY);
                 self.num(port);

@@ -1,0 +1,135 @@
+//! Bodies sent in chunks (PROTOCOL §1): what the original sends for a
+//! readable stream. Every chunk is a frame of its own, carrying a Buffer
+//! and `{"done":false,"stream":"<48 hex>"}`; the end is `{"done":true,
+//! "stream":…}` with `data` null, a failure the same with an `error`.
+
+use serde_json::Value;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::kernel::Kernel;
+use super::sink::Sink;
+use super::tag::random_hex;
+use super::{error_value, Payload};
+use crate::wire::stream;
+
+/// Where the chunks go.
+enum Way {
+    /// To a peer, frame by frame.
+    Peer(Arc<Sink>),
+    /// To this node: gathered, delivered whole at the end.
+    Local(Vec<u8>),
+}
+
+/// A streamed body on its way: [`write`](Self::write) chunks, then
+/// [`end`](Self::end) it (or [`fail`](Self::fail)). Dropped unfinished, it
+/// fails with "Stream aborted.", so that the receiver does not wait for it
+/// until its stream timeout.
+pub struct OutStream {
+    kernel: Kernel,
+    way: Way,
+    /// The server name (or, for a streamed reply, the tag it answers).
+    target: String,
+    /// The reply tag of a streamed call.
+    tag: Option<String>,
+    id: String,
+    chunk_header: String,
+    finished: bool,
+}
+
+impl std::fmt::Debug for OutStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutStream")
+            .field("target", &self.target)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl OutStream {
+    pub(crate) fn new(
+        kernel: Kernel,
+        sink: Option<Arc<Sink>>,
+        target: &str,
+        tag: Option<String>,
+    ) -> OutStream {
+        let id = random_hex(24);
+        OutStream {
+            kernel,
+            way: sink.map_or(Way::Local(Vec::new()), Way::Peer),
+            target: target.to_owned(),
+            tag,
+            chunk_header: stream::chunk(&id),
+            id,
+            finished: false,
+        }
+    }
+
+    /// The stream's id (48 hex characters).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Sends one chunk (an empty one sends nothing).
+    pub fn write(&mut self, chunk: &[u8]) {
+        if self.finished || chunk.is_empty() {
+            return;
+        }
+        match &mut self.way {
+            Way::Peer(sink) => {
+                let data = Payload::Bytes(Bytes::copy_from_slice(chunk));
+                self.kernel.send_part(
+                    sink,
+                    &self.target,
+                    self.tag.as_deref(),
+                    &self.chunk_header,
+                    Some(&data),
+                );
+            }
+            Way::Local(body) => body.extend_from_slice(chunk),
+        }
+    }
+
+    /// Ends the body: the receiver now has all of it.
+    pub fn end(mut self) {
+        self.finish(None);
+    }
+
+    /// Ends the body with an error (`{"message":…,"_error":true}`); the
+    /// receiver drops what it got and, for a call, answers with an error.
+    pub fn fail(mut self, message: &str) {
+        self.finish(Some(error_value(message, &[])));
+    }
+
+    fn finish(&mut self, error: Option<Value>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        match &mut self.way {
+            Way::Peer(sink) => {
+                let header = match &error {
+                    None => stream::end(&self.id),
+                    Some(e) => stream::error(Some(&self.id), e),
+                };
+                self.kernel
+                    .send_part(sink, &self.target, self.tag.as_deref(), &header, None);
+            }
+            Way::Local(body) => {
+                let result = match error {
+                    None => Ok(Payload::Bytes(std::mem::take(body).into())),
+                    Some(e) => Err(e),
+                };
+                self.kernel
+                    .deliver_local_result(&self.target, self.tag.as_deref(), result);
+            }
+        }
+    }
+}
+
+impl Drop for OutStream {
+    fn drop(&mut self) {
+        self.finish(Some(error_value("Stream aborted.", &[])));
+    }
+}
