@@ -3,10 +3,13 @@
 // process calls a GenServer in a child process (spawned from this file)
 // that echoes. One line per figure: round-trip latency p50/p99 over
 // BENCH_CALLS sequential calls (default 10 000) with "hello" and with a
-// 4 KiB string, calls/s with 64 in flight, casts/s.
+// 4 KiB string, calls/s with 64 in flight, casts/s. First, the floor:
+// the same round trip over Node's own sockets (net, TCP_NODELAY), with no
+// notp in between.
 "use strict";
 
 const { spawn } = require("node:child_process");
+const net = require("node:net");
 const notp = require("..");
 
 const CALLS = Number(process.env.BENCH_CALLS) || 10_000;
@@ -29,13 +32,47 @@ function serve() {
   server.on("connect", (node, from) => {
     kernel.connect(notp.Node.from(node), () => server.reply(from, "ok"));
   });
-  kernel.once("_ready", () => process.stdout.write(`${kernel.port()}\n`));
+  // The floor: a plain TCP echo.
+  const raw = net.createServer((sock) => {
+    sock.setNoDelay(true);
+    sock.on("data", (chunk) => sock.write(chunk));
+  });
+  raw.listen(0, HOST);
+  kernel.once("_ready", () => process.stdout.write(`${kernel.port()} ${raw.address().port}\n`));
   kernel.start({ cookie: COOKIE });
   // The parent closing our stdin is the signal to go.
   process.stdin.resume();
   process.stdin.on("end", () => {
     kernel.stop();
+    raw.close();
     process.exit(0);
+  });
+}
+
+/** Round trips of `data` over a plain socket to the child's echo server. */
+function rawLatency(port, data, n) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, HOST);
+    sock.setNoDelay(true);
+    const samples = new Float64Array(n);
+    let i = -1000;
+    let t = 0n;
+    let got = 0;
+    const send = () => {
+      got = 0;
+      t = process.hrtime.bigint();
+      sock.write(data);
+    };
+    sock.on("error", reject);
+    sock.on("connect", send);
+    sock.on("data", (chunk) => {
+      got += chunk.length;
+      if (got < data.length) return;
+      if (i >= 0) samples[i] = Number(process.hrtime.bigint() - t) / 1000;
+      if (++i < n) return send();
+      sock.destroy();
+      resolve(samples.sort());
+    });
   });
 }
 
@@ -51,14 +88,16 @@ async function main() {
   const child = spawn(process.execPath, [__filename, "--serve"], {
     stdio: ["pipe", "pipe", "inherit"],
   });
-  const port = await new Promise((resolve, reject) => {
+  const [port, rawPort] = await new Promise((resolve, reject) => {
     let text = "";
     child.stdout.on("data", (chunk) => {
       text += chunk;
-      if (text.includes("\n")) resolve(Number(text.trim()));
+      if (text.includes("\n")) resolve(text.trim().split(" ").map(Number));
     });
     child.once("exit", (code) => reject(new Error(`server exited (${code})`)));
   });
+  const floor = await rawLatency(rawPort, "hello", CALLS);
+  console.log(`raw TCP round trip (node:net) "hello": p50 ${percentile(floor, 50).toFixed(1)} µs, p99 ${percentile(floor, 99).toFixed(1)} µs`);
   const kernel = notp.createKernel("bench_client", HOST, 0);
   await new Promise((resolve) => {
     kernel.once("_ready", resolve);
