@@ -14,6 +14,11 @@ const PENDING = 0;
 const UNKNOWN_NODE = 1;
 // kernelStreamCall: refused, the error arrives as the call's event.
 const FAILED = 3;
+// A streamed body's source pauses above STREAM_HIGH bytes waiting on its
+// connection and resumes at STREAM_LOW, checked every STREAM_POLL_MS.
+const STREAM_HIGH = 8 * 1024 * 1024;
+const STREAM_LOW = 1024 * 1024;
+const STREAM_POLL_MS = 2;
 
 // Event kinds in a native batch (bindings/node/src/outbox.rs).
 const MESSAGE_JSON = 0;
@@ -529,12 +534,25 @@ class NetKernel extends EventEmitter {
     }
   }
 
-  /** Sends what `stream` yields as chunks of engine stream `s`, then ends it. */
+  /**
+   * Sends what `stream` yields as chunks of engine stream `s`, then ends
+   * it. The source is paused while the connection has more than
+   * STREAM_HIGH bytes waiting, until it is down to STREAM_LOW.
+   */
   _pipeOut(s, stream) {
     let ended = false;
+    let waiting = null;
+    const drained = () => {
+      waiting = null;
+      if (ended || this._state !== RUNNING) return;
+      const queued = native.kernelStreamQueued(this._h, s);
+      if (queued > STREAM_LOW) waiting = setTimeout(drained, STREAM_POLL_MS);
+      else if (typeof stream.resume === "function") stream.resume();
+    };
     const finish = (err) => {
       if (ended) return;
       ended = true;
+      if (waiting !== null) clearTimeout(waiting);
       stream.removeListener("data", onData);
       if (this._state === RUNNING) native.kernelStreamEnd(this._h, s, err ? err.message || String(err) : null);
     };
@@ -546,7 +564,12 @@ class NetKernel extends EventEmitter {
         finish(err);
         return;
       }
-      if (this._state === RUNNING) native.kernelStreamWrite(this._h, s, buf);
+      if (this._state !== RUNNING) return;
+      const queued = native.kernelStreamWrite(this._h, s, buf);
+      if (queued > STREAM_HIGH && waiting === null && typeof stream.pause === "function") {
+        stream.pause();
+        waiting = setTimeout(drained, STREAM_POLL_MS);
+      }
     };
     stream.on("data", onData);
     stream.once("end", () => finish(null));

@@ -91,6 +91,16 @@ impl OutStream {
         }
     }
 
+    /// Bytes of this connection waiting to be written: a producer should
+    /// wait while this is high (a connection that falls too far behind
+    /// drops its oldest frames, which would fail the stream).
+    pub fn queued_bytes(&self) -> usize {
+        match &self.way {
+            Way::Peer(sink) => sink.queued_bytes(),
+            Way::Local(_) => 0,
+        }
+    }
+
     /// Ends the body: the receiver now has all of it.
     pub fn end(mut self) {
         self.finish(None);

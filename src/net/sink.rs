@@ -187,6 +187,13 @@ impl Sink {
         q.lens.len() + usize::from(q.partial.is_some())
     }
 
+    /// Bytes queued and not yet handed to the socket (what the writer is
+    /// writing at the moment not included).
+    pub fn queued_bytes(&self) -> usize {
+        let q = self.lock();
+        q.buf.len() + q.partial.as_ref().map_or(0, Bytes::len)
+    }
+
     pub fn max_queue(&self) -> usize {
         self.max_queue
     }

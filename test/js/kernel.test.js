@@ -9,7 +9,7 @@ const assert = require("node:assert/strict");
 const net = require("node:net");
 const path = require("node:path");
 const { spawn } = require("node:child_process");
-const { PassThrough } = require("node:stream");
+const { PassThrough, Readable } = require("node:stream");
 const notp = require("../..");
 const { loadVectors, repoRoot } = require("./support");
 const { once, within, callback, failure, startKernel, connect, pair } = require("./kernel_helpers");
@@ -218,6 +218,65 @@ describe("NetKernel: two nodes", () => {
       assert.match((await call).message, /Timeout/);
     } finally {
       a.disconnect(new notp.Node("raw_peer"), true);
+      server.close();
+    }
+  });
+
+  test("a streamed body waits for a slow connection instead of losing chunks", async () => {
+    // A listener that reads nothing at first: the connection backs up, the
+    // source must be paused, and once it reads every chunk arrives.
+    let sock = null;
+    let gotSock;
+    const accepted = new Promise((resolve) => (gotSock = resolve));
+    const server = net.createServer((s) => {
+      s.pause();
+      sock = s;
+      gotSock();
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const raw = new notp.Node("slow_peer", "127.0.0.1", server.address().port);
+    try {
+      await connect(a, raw);
+      await within(accepted, 5000, "accept");
+      const CHUNKS = 192; // 12 MiB, past the 8 MiB pause mark
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let produced = 0;
+      const input = new Readable({
+        read() {
+          if (produced === CHUNKS) this.push(null);
+          else {
+            produced++;
+            this.push(chunk);
+          }
+        },
+      });
+      a.cast(raw, "sink", input);
+      await within(
+        (async () => {
+          while (!(input.isPaused() && produced < CHUNKS)) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        5000,
+        "the source's pause"
+      );
+      // Now read: count frames (one per chunk, then the end).
+      let frames = 0;
+      let last = "";
+      const done = new Promise((resolve) => {
+        sock.setEncoding("latin1");
+        sock.on("data", (text) => {
+          let at = -1;
+          while ((at = text.indexOf("\f", at + 1)) >= 0) frames++;
+          last = (last + text).slice(-200);
+          if (frames === CHUNKS + 1) resolve();
+        });
+      });
+      sock.resume();
+      await within(done, 20000, "every chunk");
+      assert.equal(produced, CHUNKS);
+      assert.match(last, /"stream":\{"done":true,"stream":"[0-9a-f]{48}"\},"data":null\}\}\f$/);
+    } finally {
+      a.disconnect(new notp.Node("slow_peer"), true);
+      if (sock) sock.destroy();
       server.close();
     }
   });

@@ -439,23 +439,35 @@ pub fn kernel_stream_reply(h: u32, handle: i64) -> napi::Result<i64> {
         .map_or(-2, |body| i64::from(session.streams().add(body))))
 }
 
-/// Sends one chunk of stream `s`.
+/// Sends one chunk of stream `s`; answers the bytes its connection has
+/// waiting to be written (-1: no such stream), for the caller to pause
+/// its source while that is high.
 #[napi(catch_unwind)]
 pub fn kernel_stream_write(
     h: u32,
     s: u32,
     chunk: napi::bindgen_prelude::Buffer,
-) -> napi::Result<bool> {
+) -> napi::Result<f64> {
     let Some(session) = session(h)? else {
-        return Ok(false);
+        return Ok(-1.0);
     };
     let _context = runtime().map_err(napi::Error::from_reason)?.enter();
     let mut streams = session.streams();
     let Some(body) = streams.get(s) else {
-        return Ok(false);
+        return Ok(-1.0);
     };
     body.write(&chunk);
-    Ok(true)
+    Ok(body.queued_bytes() as f64)
+}
+
+/// The bytes stream `s`'s connection has waiting (-1: no such stream).
+#[napi(catch_unwind)]
+pub fn kernel_stream_queued(h: u32, s: u32) -> napi::Result<f64> {
+    let Some(session) = session(h)? else {
+        return Ok(-1.0);
+    };
+    let mut streams = session.streams();
+    Ok(streams.get(s).map_or(-1.0, |b| b.queued_bytes() as f64))
 }
 
 /// Ends stream `s`; with `error`, as failed (the receiver drops the body
