@@ -252,3 +252,40 @@ async fn streamed_bodies_reach_servers_and_callers_in_both_directions() {
         .cast_stream(&Node::new("nobody", "127.0.0.1", 1), "x")
         .is_none());
 }
+
+#[tokio::test]
+async fn stop_writes_what_the_connections_still_hold() {
+    use tokio::io::AsyncReadExt;
+    // A peer that reads nothing yet: frames pile up in our queue.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = Node::new("slow_reader", "127.0.0.1", port);
+    let k = kernel("stopping_node").await;
+    k.connect(&peer).unwrap().wait_connected().await;
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let big = Payload::Json(json!("x".repeat(256 * 1024)));
+    for _ in 0..32 {
+        k.cast(&peer, "bulk", &big);
+    }
+    // The last word, sent just before stopping (as a gossip leave is).
+    k.cast(&peer, "last_word", &Payload::Json(json!("bye")));
+    let sink = k.connection(&peer).unwrap();
+    assert!(
+        sink.queued() > 0,
+        "the test needs frames still queued at stop"
+    );
+    k.stop();
+    assert!(k.is_stopped());
+    let mut all = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut all))
+        .await
+        .expect("the connection closes after its queue is written")
+        .unwrap();
+    let frames: Vec<&[u8]> = all
+        .split(|b| *b == 0x0c)
+        .filter(|f| !f.is_empty())
+        .collect();
+    assert_eq!(frames.len(), 33, "every queued frame was written");
+    let last: Value = serde_json::from_slice(frames[32]).unwrap();
+    assert_eq!(last["data"]["id"], json!("last_word"));
+}

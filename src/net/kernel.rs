@@ -17,7 +17,7 @@ use super::fast_hash::FastMap;
 use super::inbound::{self, InboundReader};
 use super::inline::{self, Body, Delivery, Handler, InlineCore};
 use super::out_stream::OutStream;
-use super::sink::Sink;
+use super::sink::{Sink, SinkState};
 use super::skip::SkipLog;
 use super::tag::{TagGenerator, MIN_TAG_LEN};
 use super::{error_value, CallError, KernelOptions, NetError, Payload, Skip};
@@ -170,15 +170,31 @@ impl Kernel {
         *self.inner.shutdown.borrow()
     }
 
-    /// Stops listening, closes every connection (outbound ones at once),
-    /// fails every call still waiting and unregisters every server.
+    /// Stops listening, closes every connection, fails every call still
+    /// waiting and unregisters every server. Outbound connections first
+    /// write what they still hold, for at most half a second.
     pub fn stop(&self) {
         // Set before the pending calls are drained (see `await_reply`).
         if self.inner.shutdown.send_replace(true) {
             return;
         }
-        for (_, sink) in lock(&self.inner.sinks).drain() {
-            sink.close(true);
+        // What the connections still hold (a node's last words, such as a
+        // gossip leave sent just before) is written first, for a moment.
+        let sinks: Vec<Arc<Sink>> = lock(&self.inner.sinks).drain().map(|(_, s)| s).collect();
+        for sink in &sinks {
+            sink.close(false);
+        }
+        let lingering: Vec<Arc<Sink>> = sinks
+            .into_iter()
+            .filter(|s| s.state() != SinkState::Closed)
+            .collect();
+        if !lingering.is_empty() {
+            self.inner.runtime.spawn(async move {
+                tokio::time::sleep(STOP_LINGER).await;
+                for sink in lingering {
+                    sink.close(true);
+                }
+            });
         }
         for (_, p) in lock(&self.inner.pending).drain() {
             let _ = p.tx.send(Err(CallError::Stopped));
@@ -1142,6 +1158,10 @@ pub(crate) struct Received<'a> {
 /// A received payload that did not parse and was not checked.
 #[derive(Debug)]
 pub(crate) struct Unparsable;
+
+/// How long a stopped kernel's connections may go on writing what they
+/// still held before they are closed regardless.
+const STOP_LINGER: Duration = Duration::from_millis(500);
 
 /// A frame scratch buffer grown past this is not kept.
 const SCRATCH_KEEP: usize = 1024 * 1024;
