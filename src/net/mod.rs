@@ -21,6 +21,6 @@ pub use kernel::{From, InboundHook, Kernel, Message};
 pub use options::KernelOptions;
 pub use out_stream::OutStream;
 pub use payload::Payload;
-pub use sink::{Sink, SinkState};
+pub use sink::{Cork, Sink, SinkState};
 pub use skip::Skip;
 pub use tag::random_hex;

@@ -104,12 +104,12 @@ thread_local! {
 /// answers go out together without a wake-up of each writer task. Not
 /// `Send`: it cannot be held across an `await`, where other tasks would
 /// run under it.
-pub(crate) struct Cork {
+pub struct Cork {
     _not_send: PhantomData<*const ()>,
 }
 
 impl Cork {
-    pub(crate) fn new() -> Cork {
+    pub fn new() -> Cork {
         CORKED.with(|c| {
             if let Ok(mut c) = c.try_borrow_mut() {
                 c.get_or_insert_with(Vec::new);
@@ -132,6 +132,12 @@ impl Cork {
             },
             Err(_) => false,
         })
+    }
+}
+
+impl Default for Cork {
+    fn default() -> Cork {
+        Cork::new()
     }
 }
 

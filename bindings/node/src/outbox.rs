@@ -776,6 +776,9 @@ unsafe fn deliver(
     }
     let mut recv = ptr::null_mut();
     let mut result = ptr::null_mut();
+    // What the listeners send while handling this batch (replies, the next
+    // calls) goes out with one write per connection when they are done.
+    let _cork = notp::net::Cork::new();
     // SAFETY: caller's contract; `argv` holds two values of this scope.
     unsafe {
         // `napi_make_callback` wants an object as `this`.
