@@ -191,7 +191,12 @@ export class VectorClock {
 /** What a message may carry: any JSON value or bytes. */
 export type MessageData = unknown;
 
-/** Data to send: a JSON value, a Buffer (sent as bytes), or a Readable (collected and sent as one Buffer). */
+/**
+ * Data to send: a JSON value, a Buffer (sent as bytes), or a Readable (sent
+ * chunk by chunk as it is read, as the original streams it; paused while the
+ * connection is far behind; collected into one Buffer for `multicall` and
+ * before the kernel listens).
+ */
 export type OutgoingData = unknown;
 
 /** Error-first callback of a call; `data` is a Buffer for byte replies, otherwise the JSON value. */

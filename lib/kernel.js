@@ -360,8 +360,8 @@ class NetKernel extends EventEmitter {
    * With `cb`: `cb(err, data)`. Without: answers a Readable (object mode)
    * that yields the reply and ends, or emits the error. `timeout` in ms
    * (default: wait forever) fails the call with "Timeout.". `data` may be
-   * any JSON value, a Buffer, or a Readable (collected and sent as one
-   * Buffer).
+   * any JSON value, a Buffer, or a Readable (sent chunk by chunk as it
+   * is read, with the original's stream frames).
    */
   call(node, event, data, cb, timeout = Infinity) {
     if (typeof cb === "function") {
@@ -465,7 +465,8 @@ class NetKernel extends EventEmitter {
   /**
    * Sends `data` to target `event` on `node` without waiting. A node
    * without a connection is skipped silently (as in the original). A
-   * Readable is collected first, so it is sent after later casts.
+   * Readable is sent chunk by chunk as it is read, so casts made meanwhile
+   * may arrive before its end.
    */
   cast(node, event, data) {
     const id = args.nodeId(node);

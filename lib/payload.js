@@ -2,7 +2,8 @@
 
 // What a message carries, as the native kernel takes it: JSON text, or
 // bytes (a Buffer or any Uint8Array, sent as a Buffer). Readable streams
-// are collected first and sent as one Buffer.
+// are streamed by the kernel (lib/kernel.js `_pipeOut`); `collect` gathers
+// one where a single Buffer is needed (multicall, before the kernel runs).
 
 const { Stream } = require("node:stream");
 
