@@ -399,19 +399,7 @@ async fn our_gossip_frames_have_the_captured_structure() {
         .unwrap();
     a.gossip().meet(&Node::new("node_b", "127.0.0.1", port));
     let (mut sock, _) = listener.accept().await.unwrap();
-    let mut buf = vec![];
-    let frame = loop {
-        if let Some(i) = buf.iter().position(|b| *b == 0x0c) {
-            break buf[..i].to_vec();
-        }
-        let mut chunk = [0u8; 65536];
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        buf.extend_from_slice(&chunk[..n]);
-    };
+    let frame = common::read_frames(&mut sock, 1).await.remove(0);
     assert!(common::original_accepts(
         &frame,
         &notp::wire::Signer::new(b"cookie")

@@ -25,14 +25,26 @@ async fn kernel(id: &str, mailbox: usize) -> Kernel {
         .unwrap()
 }
 
-/// `receiver` hands every connection it accepts from now on to the
-/// returned channel.
-fn readers(receiver: &Kernel) -> mpsc::UnboundedReceiver<InboundReader> {
-    let (tx, rx) = mpsc::unbounded_channel();
+/// Two kernels (`<name>_receiver`, `<name>_sender`, mailboxes of
+/// `mailbox`), the sender connected to the receiver, and the receiver's
+/// reader of that connection (see `Kernel::on_inbound`).
+async fn connected(name: &str, mailbox: usize) -> (Kernel, Kernel, InboundReader) {
+    let receiver = kernel(&format!("{name}_receiver"), mailbox).await;
+    let sender = kernel(&format!("{name}_sender"), mailbox).await;
+    let (tx, mut accepted) = mpsc::unbounded_channel();
     receiver.on_inbound(Some(Arc::new(move |reader| {
         let _ = tx.send(reader);
     })));
-    rx
+    sender
+        .connect(receiver.node())
+        .unwrap()
+        .wait_connected()
+        .await;
+    let reader = tokio::time::timeout(Duration::from_secs(5), accepted.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    (receiver, sender, reader)
 }
 
 /// Pumps `reader` on a thread of its own (within `rt`'s context) until
@@ -62,9 +74,7 @@ fn pump_thread(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_are_handled_on_the_pumping_thread_in_order() {
-    let receiver = kernel("foreign_receiver", 1024).await;
-    let sender = kernel("foreign_sender", 1024).await;
-    let mut accepted = readers(&receiver);
+    let (receiver, sender, reader) = connected("foreign", 1024).await;
     let got: Arc<Mutex<Vec<(i64, thread::ThreadId)>>> = Arc::default();
     let sink = got.clone();
     receiver
@@ -74,15 +84,6 @@ async fn messages_are_handled_on_the_pumping_thread_in_order() {
                 sink.lock().unwrap().push((n, thread::current().id()));
             }
         })
-        .unwrap();
-    sender
-        .connect(receiver.node())
-        .unwrap()
-        .wait_connected()
-        .await;
-    let reader = tokio::time::timeout(Duration::from_secs(5), accepted.recv())
-        .await
-        .unwrap()
         .unwrap();
     assert_eq!(reader.peer().ip().to_string(), "127.0.0.1");
     const N: i64 = 2000;
@@ -136,19 +137,8 @@ async fn messages_are_handled_on_the_pumping_thread_in_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_mailbox_blocks_the_pumped_connection_without_losing_messages() {
     // Room for one message: the second waits, and nothing after it is read.
-    let receiver = kernel("blocked_receiver", 1).await;
-    let sender = kernel("blocked_sender", 1).await;
-    let mut accepted = readers(&receiver);
+    let (receiver, sender, reader) = connected("blocked", 1).await;
     let mut mailbox = receiver.register("slow").unwrap();
-    sender
-        .connect(receiver.node())
-        .unwrap()
-        .wait_connected()
-        .await;
-    let reader = tokio::time::timeout(Duration::from_secs(5), accepted.recv())
-        .await
-        .unwrap()
-        .unwrap();
     for i in 0..5 {
         sender.cast(receiver.node(), "slow", &Payload::Json(json!(i)));
     }

@@ -16,7 +16,7 @@ use notp::net::{Kernel, KernelOptions, Payload};
 use notp::wire::Signer;
 use notp::Node;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 const NAMES: [&str; 4] = ["server_here", "ring", "raw_evt", "command"];
@@ -192,21 +192,7 @@ async fn frames_we_write_have_the_captured_structure() {
     let r3 = remote.clone();
     tokio::spawn(async move { k3.ping(&r3, None).await });
 
-    let mut buf = Vec::new();
-    let mut frames: Vec<Vec<u8>> = vec![];
-    while frames.len() < 3 {
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        buf.extend_from_slice(&chunk[..n]);
-        while let Some(i) = buf.iter().position(|b| *b == 0x0c) {
-            frames.push(buf[..i].to_vec());
-            buf.drain(..=i);
-        }
-    }
+    let frames = common::read_frames(&mut sock, 3).await;
     let captured = captured_frames();
     let signer = Signer::new(b"cookie");
     for (ours, phase) in frames.iter().zip([
@@ -243,21 +229,7 @@ async fn a_streamed_call_has_the_captured_structure() {
     body.write(br#"echo","data":"streamed"}"#);
     body.end();
 
-    let mut buf = Vec::new();
-    let mut frames: Vec<Vec<u8>> = vec![];
-    while frames.len() < 3 {
-        let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0);
-        buf.extend_from_slice(&chunk[..n]);
-        while let Some(i) = buf.iter().position(|b| *b == 0x0c) {
-            frames.push(buf[..i].to_vec());
-            buf.drain(..=i);
-        }
-    }
+    let frames = common::read_frames(&mut sock, 3).await;
     let captured: Vec<Vec<u8>> = captured_frames()
         .into_iter()
         .filter(|(l, f)| {

@@ -131,6 +131,14 @@ impl ReadState {
 }
 
 impl Shared {
+    /// Runs whatever waits for the task to let go of the connection.
+    fn release_waiters(&self) {
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        for f in waiters {
+            f();
+        }
+    }
+
     /// Handles what is buffered, then reads and handles what the socket
     /// holds, up to [`PUMP_BUDGET`] bytes.
     fn pump(&self, st: &mut ReadState, foreign: bool) -> Pumped {
@@ -272,16 +280,6 @@ impl InboundReader {
             f();
         } else {
             *slot = Some(Box::new(f));
-        }
-    }
-}
-
-impl Shared {
-    /// Runs whatever waits for the task to let go of the connection.
-    fn release_waiters(&self) {
-        let waiters = std::mem::take(&mut *lock(&self.waiters));
-        for f in waiters {
-            f();
         }
     }
 }

@@ -555,16 +555,6 @@ impl Kernel {
         self.send(sink, FrameType::Message, Some(target), tag, stream, data);
     }
 
-    /// Delivers a whole body (or a failure) to a local target.
-    pub(crate) fn deliver_local_result(
-        &self,
-        target: &str,
-        tag: Option<&str>,
-        result: Result<Payload, Value>,
-    ) {
-        self.deliver_local(target, tag, result);
-    }
-
     /// Calls every node of `nodes` concurrently; one result per node, in
     /// order.
     pub async fn multicall(
@@ -833,7 +823,12 @@ impl Kernel {
         }
     }
 
-    fn deliver_local(&self, target: &str, tag: Option<&str>, result: Result<Payload, Value>) {
+    pub(crate) fn deliver_local(
+        &self,
+        target: &str,
+        tag: Option<&str>,
+        result: Result<Payload, Value>,
+    ) {
         let me = Sender::from(&self.inner.node);
         // Local messages never wait: a full mailbox refuses them.
         let _ = self.dispatch(

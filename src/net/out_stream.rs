@@ -3,10 +3,10 @@
 //! and `{"done":false,"stream":"<48 hex>"}`; the end is `{"done":true,
 //! "stream":…}` with `data` null, a failure the same with an `error`.
 
-use serde_json::Value;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use serde_json::Value;
 
 use super::kernel::Kernel;
 use super::sink::Sink;
@@ -132,7 +132,7 @@ impl OutStream {
                     Some(e) => Err(e),
                 };
                 self.kernel
-                    .deliver_local_result(&self.target, self.tag.as_deref(), result);
+                    .deliver_local(&self.target, self.tag.as_deref(), result);
             }
         }
     }

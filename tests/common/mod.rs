@@ -44,3 +44,30 @@ pub fn original_accepts(frame: &[u8], signer: &Signer) -> bool {
     };
     signer.sign(js_json::to_string(&Value::Object(env)).as_bytes()) == sum.as_bytes()
 }
+
+/// Reads `n` frames (split on 0x0C, without it) from `sock`, failing the
+/// test after 5 s without progress or on end of stream.
+#[allow(dead_code)]
+pub async fn read_frames(sock: &mut tokio::net::TcpStream, n: usize) -> Vec<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut frames = Vec::new();
+    while frames.len() < n {
+        let mut chunk = [0u8; 65536];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut chunk))
+            .await
+            .expect("a frame within 5 s")
+            .expect("readable");
+        assert!(
+            read > 0,
+            "the connection ended after {} frames",
+            frames.len()
+        );
+        buf.extend_from_slice(&chunk[..read]);
+        while let Some(i) = buf.iter().position(|b| *b == 0x0c) {
+            frames.push(buf[..i].to_vec());
+            buf.drain(..=i);
+        }
+    }
+    frames
+}
