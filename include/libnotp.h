@@ -123,6 +123,10 @@ typedef struct notp_request_t notp_request_t;
 // from any thread.
 typedef struct notp_reply_t notp_reply_t;
 
+// A streamed body being sent (notp_kernel_call_stream(),
+// notp_kernel_cast_stream()): chunks go out as they are written.
+typedef struct notp_stream_t notp_stream_t;
+
 // A started cluster node: a kernel (lent by notp_cluster_kernel()), its
 // gossip ring, and the command server the CLI talks to.
 typedef struct notp_cluster_t notp_cluster_t;
@@ -836,6 +840,47 @@ notp_status_t notp_kernel_cast_raw(const notp_kernel_t *kernel,
                                    const notp_node_t *node,
                                    const char *server,
                                    const char *data_json);
+
+// Starts a call to server `server` of `node` whose body (for a GenServer,
+// the JSON text of `{"event":...,"data":...}`) follows in chunks through
+// `*stream`: notp_stream_write(), then notp_stream_end(). `callback` runs
+// once on an engine thread with the reply, as for notp_kernel_call();
+// free the stream with notp_stream_free() (before or after the reply).
+// NOTP_ERR_UNKNOWN_NODE (and nothing sent) without a connection to `node`.
+notp_status_t notp_kernel_call_stream(const notp_kernel_t *kernel,
+                                      const notp_node_t *node,
+                                      const char *server,
+                                      uint32_t timeout_ms,
+                                      notp_reply_cb callback,
+                                      void *user_data,
+                                      notp_stream_t **stream);
+
+// Starts a cast to server `server` of `node` whose body follows in chunks
+// through `*stream`. NOTP_ERR_UNKNOWN_NODE (and nothing sent) without a
+// connection to `node`.
+notp_status_t notp_kernel_cast_stream(const notp_kernel_t *kernel,
+                                      const notp_node_t *node,
+                                      const char *server,
+                                      notp_stream_t **stream);
+
+// Sends `len` bytes as the stream's next chunk (`len` 0 sends nothing).
+notp_status_t notp_stream_write(notp_stream_t *stream, const uint8_t *data, size_t len);
+
+// The bytes waiting to be written on the stream's connection: a producer
+// should wait while this is high (a connection more than 64 MiB behind
+// drops its oldest frames, which fails the stream).
+notp_status_t notp_stream_queued(notp_stream_t *stream, size_t *out);
+
+// Ends the stream: the receiver now has the whole body.
+notp_status_t notp_stream_end(notp_stream_t *stream);
+
+// Ends the stream as failed with `message`: the receiver drops the body
+// and answers a waiting caller with that error.
+notp_status_t notp_stream_fail(notp_stream_t *stream, const char *message);
+
+// Releases a stream. One not ended fails ("Stream aborted."). NULL is
+// ignored.
+void notp_stream_free(notp_stream_t *stream);
 
 // The default options: the kernel's defaults (see
 // notp_kernel_options_default()), 3 virtual nodes per node, 2 neighbours,

@@ -33,14 +33,25 @@ pub type ReplyCallback = Option<
 /// A call's callback, run exactly once: with the outcome, or, should the
 /// call be abandoned without one (a panic in the engine), with
 /// NOTP_ERR_PANIC when it is dropped.
-struct Completion {
+pub(crate) struct Completion {
     callback: unsafe extern "C" fn(*mut c_void, Status, *const c_char, *const c_char),
     user_data: UserData,
     done: bool,
 }
 
 impl Completion {
-    fn finish(mut self, outcome: Result<Payload, CallError>) {
+    pub(crate) fn new(
+        callback: unsafe extern "C" fn(*mut c_void, Status, *const c_char, *const c_char),
+        user_data: UserData,
+    ) -> Completion {
+        Completion {
+            callback,
+            user_data,
+            done: false,
+        }
+    }
+
+    pub(crate) fn finish(mut self, outcome: Result<Payload, CallError>) {
         let (status, reply, message) = match outcome {
             Ok(payload) => (
                 Status::NOTP_OK,
@@ -83,15 +94,15 @@ impl Drop for Completion {
 }
 
 /// The arguments every call and cast reads.
-struct Target<'a> {
-    kernel: &'a Kernel,
-    node: &'a Node,
-    server: &'a str,
+pub(crate) struct Target<'a> {
+    pub(crate) kernel: &'a Kernel,
+    pub(crate) node: &'a Node,
+    pub(crate) server: &'a str,
 }
 
 /// # Safety
 /// The pointers follow the header's contract.
-unsafe fn target<'a>(
+pub(crate) unsafe fn target<'a>(
     kernel: *const KernelHandle,
     node: *const Node,
     server: *const c_char,
@@ -132,7 +143,7 @@ unsafe fn raw_body(data_json: *const c_char) -> Result<Payload, Failure> {
     }?))
 }
 
-fn timeout(timeout_ms: u32) -> Option<Duration> {
+pub(crate) fn timeout(timeout_ms: u32) -> Option<Duration> {
     (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into()))
 }
 
@@ -165,11 +176,7 @@ fn call_async(
     let user_data = UserData(user_data);
     let (kernel, node, server) = (to.kernel.clone(), to.node.clone(), to.server.to_owned());
     runtime()?.spawn(async move {
-        let completion = Completion {
-            callback,
-            user_data,
-            done: false,
-        };
+        let completion = Completion::new(callback, user_data);
         let outcome = call(&kernel, &node, &server, &payload, timeout_ms).await;
         completion.finish(outcome);
     });

@@ -42,6 +42,8 @@ pub mod server;
 
 pub mod call;
 
+pub mod stream;
+
 pub mod cluster;
 
 pub use call::ReplyCallback;
@@ -50,4 +52,5 @@ pub use kernel::{CKernelOptions, KernelHandle};
 pub use node_list::NodeList;
 pub use server::{MessageCallback, ReplyHandle, Request, ServerHandle};
 pub use status::Status;
+pub use stream::StreamHandle;
 pub use vclock::{CClockEntry, CTrimOptions};

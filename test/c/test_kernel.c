@@ -428,6 +428,52 @@ static void test_async_calls(void) {
   check(reply == NULL && o.done == 0, "refused calls run nothing");
 }
 
+static void test_streams(void) {
+  outcome_t o;
+  memset(&o, 0, sizeof o);
+  /* A GenServer body in chunks: the server gets it whole. */
+  notp_stream_t *body = NULL;
+  OK(notp_kernel_call_stream(a, node_b, "echo", WAIT_MS, on_reply, &o, &body));
+  const char *one = "{\"event\":\"echo\",", *two = "\"data\":{\"streamed\":\"in C\"}}";
+  OK(notp_stream_write(body, (const uint8_t *)one, strlen(one)));
+  OK(notp_stream_write(body, (const uint8_t *)two, strlen(two)));
+  size_t queued = 1234;
+  OK(notp_stream_queued(body, &queued));
+  check(queued < 1234, "queued bytes are reported (%zu)", queued);
+  OK(notp_stream_end(body));
+  FAILS(NOTP_ERR_INVALID_ARGUMENT, notp_stream_write(body, (const uint8_t *)"x", 1));
+  FAILS(NOTP_ERR_INVALID_ARGUMENT, notp_stream_end(body));
+  notp_stream_free(body);
+  if (check(wait_for(&o.done, 1), "the streamed call completes"))
+    check(o.status == NOTP_OK && o.reply && strcmp(o.reply, "{\"streamed\":\"in C\"}") == 0,
+          "streamed reply %d %s", (int)o.status, o.reply ? o.reply : "(null)");
+  outcome_clear(&o);
+
+  /* Freed before its end: the call fails at once, not at its timeout. */
+  body = NULL;
+  OK(notp_kernel_call_stream(a, node_b, "echo", WAIT_MS, on_reply, &o, &body));
+  OK(notp_stream_write(body, (const uint8_t *)one, strlen(one)));
+  notp_stream_free(body);
+  if (check(wait_for(&o.done, 1), "the abandoned stream's call completes"))
+    check(o.status == NOTP_ERR_REMOTE && o.message && strstr(o.message, "Stream aborted"),
+          "abandoned stream: %d %s", (int)o.status, o.message ? o.message : "(null)");
+  outcome_clear(&o);
+
+  /* No connection, no stream. */
+  notp_node_t *stranger = NULL;
+  OK(notp_node_new("stranger", "127.0.0.1", 1, &stranger));
+  body = NULL;
+  FAILS(NOTP_ERR_UNKNOWN_NODE, notp_kernel_cast_stream(a, stranger, "echo", &body));
+  check(body == NULL, "no stream handed out");
+  notp_node_free(stranger);
+  /* A streamed cast is delivered whole too. */
+  OK(notp_kernel_cast_stream(a, node_b, "echo", &body));
+  OK(notp_stream_write(body, (const uint8_t *)one, strlen(one)));
+  OK(notp_stream_fail(body, "changed my mind"));
+  notp_stream_free(body);
+  notp_stream_free(NULL);
+}
+
 static void test_errors_and_casts(void) {
   char *reply = NULL;
   FAILS(NOTP_ERR_REMOTE, notp_kernel_call_wait(a, node_b, "nobody", "x", "1", WAIT_MS, &reply));
@@ -624,6 +670,7 @@ int main(void) {
   test_register();
   test_blocking_calls();
   test_async_calls();
+  test_streams();
   test_errors_and_casts();
   test_deferred();
   test_null_arguments();
