@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --quiet -p notp -p notp-node --examples
+cargo build --release --quiet -p notp-c
 ./target/release/examples/demo
 echo
 
@@ -18,7 +19,7 @@ if [ -f examples/c/demo.c ]; then
   echo
 fi
 
-node scripts/build-addon.js >/dev/null
+node bindings/node/build-addon.js >/dev/null
 node examples/demo.js
 
 echo

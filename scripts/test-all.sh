@@ -21,7 +21,7 @@ step "C ABI: header drift, C/C++ programs, valgrind"
 bash test/c/run.sh
 
 step "Node.js door: node:test suites and pack-and-install"
-node scripts/build-addon.js
+node bindings/node/build-addon.js
 node --test test/js/
 
 step "all tests passed"

@@ -3,8 +3,8 @@
 //! wire-compatible with the JavaScript notp 2.0.1.
 //!
 //! This crate is the engine behind three front doors: the Rust API (this
-//! crate), the C ABI (`include/libnotp.h`, module [`capi`]) and the Node.js
-//! package (`require("notp")`, in `bindings/node`).
+//! crate), the C ABI (`include/libnotp.h`, the `bindings/c` crate) and the
+//! Node.js package (`require("notp")`, the `bindings/node` crate).
 //!
 //! ```
 //! use notp::{CHash, Node, VectorClock};
@@ -20,7 +20,6 @@
 //! assert_eq!(clock.count("actor"), Some(1));
 //! ```
 
-pub mod capi;
 pub mod clock;
 pub mod cluster;
 mod error;

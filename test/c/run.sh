@@ -21,12 +21,12 @@ mkdir -p "$out"
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "cargo build --release -p notp"
+step "cargo build --release -p notp-c"
 # build.rs rewrites include/libnotp.h when its sources changed; a header
 # that the build changes was stale.
 before=$out/libnotp.h.before
 cp include/libnotp.h "$before" 2>/dev/null || : >"$before"
-cargo build --release -p notp
+cargo build --release -p notp-c
 
 step "header drift"
 if ! diff -u "$before" include/libnotp.h; then

@@ -300,7 +300,7 @@ test("arguments that are not Nodes, keys or counts throw TypeError/RangeError", 
 });
 
 test("native errors surface as Errors and never take the process down", () => {
-  const native = require("../../lib/native");
+  const native = require("../../bindings/node/lib/native");
   assert.throws(() => native.ringFind(0xfffffff, "k"), /stale or unknown native handle/);
   assert.throws(() => native.ringFind("not a handle", "k"), Error);
   assert.throws(() => native.ringRange(createCHash()._h, "k", -1, true, []), /Uint32Array/);

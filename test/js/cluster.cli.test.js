@@ -14,7 +14,7 @@ const { repoRoot } = require("./support");
 const { within } = require("./kernel_helpers");
 const { WAIT_MS, startCluster, stopAll, until } = require("./cluster_helpers");
 
-const launcher = path.join(repoRoot, "bin", "ncl.js");
+const launcher = path.join(repoRoot, "bindings", "node", "bin", "ncl.js");
 
 const COMMANDS = [
   "join", "leave", "meet", "insert", "minsert", "update", "remove", "mremove",

@@ -33,11 +33,18 @@ test("npm pack, then npm install --offline into an empty project", { timeout: 18
   const files = packed.files.map((f) => f.path);
   const addon = "npm/linux-x64-gnu/notp.linux-x64-gnu.node";
   assert.ok(files.includes(addon), `the tarball carries ${addon}`);
-  for (const f of ["index.js", "index.d.ts", "lib/chash.js", "lib/native.js", "package.json"]) {
+  for (const f of [
+    "bindings/node/index.js",
+    "bindings/node/index.d.ts",
+    "bindings/node/lib/chash.js",
+    "bindings/node/lib/native.js",
+    "package.json",
+  ]) {
     assert.ok(files.includes(f), f);
   }
   for (const f of files) {
-    assert.ok(!/^(src|bindings|target|test|bench|scripts)\//.test(f), `${f} is not shipped`);
+    assert.ok(!/^(src|bindings\/c|bindings\/node\/src|target|test|tests|benches|scripts)\//.test(f), `${f} is not shipped`);
+    assert.ok(f !== "bindings/node/build-addon.js", `${f} is not shipped`);
     assert.ok(!/(^|\/)(binding\.gyp|Cargo\.toml|build\.rs)$/.test(f), `${f} is not shipped`);
   }
 
@@ -75,11 +82,11 @@ test("npm pack, then npm install --offline into an empty project", { timeout: 18
     process.stdout.write(require.resolve("notp"));
   `;
   const resolved = execFileSync(process.execPath, ["-e", script], { cwd: app, encoding: "utf8" });
-  assert.equal(fs.realpathSync(resolved), fs.realpathSync(path.join(installed, "index.js")));
+  assert.equal(fs.realpathSync(resolved), fs.realpathSync(path.join(installed, "bindings", "node", "index.js")));
 
   // The CLI is the package's bin: the native ncl shipped next to the addon,
   // started through bin/ncl.js, runnable from the project's .bin.
-  for (const f of ["bin/ncl.js", "npm/linux-x64-gnu/ncl"]) assert.ok(files.includes(f), `the tarball carries ${f}`);
+  for (const f of ["bindings/node/bin/ncl.js", "npm/linux-x64-gnu/ncl"]) assert.ok(files.includes(f), `the tarball carries ${f}`);
   const bin = path.join(app, "node_modules", ".bin", "ncl");
   assert.ok(fs.existsSync(bin), "npm linked node_modules/.bin/ncl");
   const help = execFileSync(bin, ["--help"], { cwd: app, encoding: "utf8" });

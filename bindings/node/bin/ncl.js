@@ -21,7 +21,7 @@ try {
 } catch (err) {
   fail(err.message);
 }
-const binary = path.join(__dirname, "..", "npm", triple, "ncl");
+const binary = path.join(__dirname, "..", "..", "..", "npm", triple, "ncl");
 if (!fs.existsSync(binary)) {
   fail(`the native binary ${binary} is missing; build it with \`npm run build\` (needs cargo)`);
 }

@@ -26,10 +26,10 @@ use super::runtime::{refuse_engine_thread, runtime};
 use super::status::{answer, guard, quietly, Failure, Status};
 use super::user_data::UserData;
 use super::vclock::CTrimOptions;
-use crate::cluster::{ClusterError, ClusterNode, ClusterOptions, GossipEvent, GossipRing};
-use crate::gossip::GossipOptions;
-use crate::net::KernelOptions;
-use crate::{CHash, Node, TrimOptions, VectorClock};
+use engine::cluster::{ClusterError, ClusterNode, ClusterOptions, GossipEvent, GossipRing};
+use engine::gossip::GossipOptions;
+use engine::net::KernelOptions;
+use engine::{CHash, Node, TrimOptions, VectorClock};
 
 /// Runs on an engine thread when the membership of the node's ring changes
 /// (the original's `process(oldRing, newRing)` event): nodes joined, left

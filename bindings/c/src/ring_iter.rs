@@ -6,8 +6,8 @@ use std::ffi::c_char;
 
 use super::args::{self, give, give_string};
 use super::status::{answer, guard, Failure, Status};
-use crate::ring::RingIter;
-use crate::{CHash, Node};
+use engine::ring::RingIter;
+use engine::{CHash, Node};
 
 /// A cursor on the first virtual node (not valid on an empty ring).
 /// Release it with notp_ring_iter_free().

@@ -10,10 +10,10 @@ use super::kernel::{kernel, stopped, KernelHandle};
 use super::runtime::{refuse_engine_thread, runtime};
 use super::status::{guard, Failure, Status};
 use super::user_data::UserData;
-use crate::gen_server;
-use crate::net::{CallError, Kernel, Payload};
-use crate::wire::js_json;
-use crate::Node;
+use engine::gen_server;
+use engine::net::{CallError, Kernel, Payload};
+use engine::wire::js_json;
+use engine::Node;
 
 /// Runs once on an engine thread when a call ends. On NOTP_OK `reply_json`
 /// is the answer as JSON text and `error_message` is NULL; otherwise

@@ -17,8 +17,8 @@ use super::kernel::{kernel, KernelHandle};
 use super::runtime::runtime;
 use super::status::{answer, guard, quietly, Failure, Status};
 use super::user_data::UserData;
-use crate::gen_server::GenServer;
-use crate::net::{error_value, From, Kernel, Message, NetError, Payload};
+use engine::gen_server::GenServer;
+use engine::net::{error_value, From, Kernel, Message, NetError, Payload};
 
 /// Runs on an engine thread for each message a server receives. `request`
 /// is lent for the duration of the call only.

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 
 use super::args::{self, give, give_string};
 use super::status::{answer, Status};
-use crate::Node;
+use engine::Node;
 
 /// Creates a node. Release it with notp_node_free().
 #[no_mangle]

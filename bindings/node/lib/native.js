@@ -8,7 +8,7 @@ const { platformTriple } = require("./platform");
 
 function load() {
   const triple = platformTriple();
-  const file = path.join(__dirname, "..", "npm", triple, `notp.${triple}.node`);
+  const file = path.join(__dirname, "..", "..", "..", "npm", triple, `notp.${triple}.node`);
   if (!fs.existsSync(file)) {
     throw new Error(
       `notp: native addon ${file} is missing; build it with \`npm run build\` (needs cargo)`

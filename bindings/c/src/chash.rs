@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use super::args::{self, give, give_string};
 use super::node_list::NodeList;
 use super::status::{answer, guard, Failure, Status};
-use crate::ring::{hash_key, vnode_key};
-use crate::{CHash, Node};
+use engine::ring::{hash_key, vnode_key};
+use engine::{CHash, Node};
 
 // ---- life cycle -------------------------------------------------------------
 

@@ -7,8 +7,8 @@ use std::ffi::{c_char, CString};
 use std::panic::{self, AssertUnwindSafe};
 
 use super::args;
-use crate::net::{CallError, NetError};
-use crate::Error;
+use engine::net::{CallError, NetError};
+use engine::Error;
 
 /// What a libnotp call reports. NOTP_OK is 0; every other value comes with
 /// a message from notp_last_error().
@@ -247,7 +247,11 @@ mod tests {
     fn engine_errors_map_onto_statuses() {
         let json: Failure = Error::MalformedClock("x".into()).into();
         assert_eq!(json.status, Status::NOTP_ERR_JSON);
-        let weight: Failure = Error::invalid("weight", "zero").into();
+        let weight: Failure = Error::InvalidArgument {
+            name: "weight",
+            reason: "zero".into(),
+        }
+        .into();
         assert_eq!(weight.status, Status::NOTP_ERR_INVALID_ARGUMENT);
     }
 }

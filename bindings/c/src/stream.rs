@@ -9,8 +9,8 @@ use super::kernel::{stopped, KernelHandle};
 use super::runtime::runtime;
 use super::status::{answer, guard, Failure, Status};
 use super::user_data::UserData;
-use crate::net::{CallError, OutStream};
-use crate::Node;
+use engine::net::{CallError, OutStream};
+use engine::Node;
 
 /// A streamed body being sent. Chunks go out as they are written; the
 /// receiver gets the whole body once the stream is ended.

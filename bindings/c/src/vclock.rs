@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::args::{self, give, give_string};
 use super::status::{answer, guard, Failure, Status};
-use crate::{now_micros, ClockEntry, TrimOptions, VectorClock};
+use engine::{now_micros, ClockEntry, TrimOptions, VectorClock};
 
 /// One actor's state in a clock; times are microseconds since the Unix
 /// epoch.

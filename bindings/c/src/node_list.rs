@@ -3,7 +3,7 @@
 
 use super::args;
 use super::status::{answer, Failure, Status};
-use crate::Node;
+use engine::Node;
 
 /// An ordered list of nodes returned by a ring query.
 #[derive(Debug, Clone, Default)]

@@ -11,9 +11,9 @@
 const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
-const { platformTriple } = require("../lib/platform");
+const { platformTriple } = require("./lib/platform");
 
-const root = path.resolve(__dirname, "..");
+const root = path.resolve(__dirname, "..", "..");
 
 function fail(message) {
   process.stderr.write(`build-addon: ${message}\n`);

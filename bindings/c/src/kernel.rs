@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use super::args::{self, give, give_string};
 use super::runtime::{refuse_engine_thread, runtime};
 use super::status::{answer, guard, Failure, Status};
-use crate::net::{Kernel, KernelOptions, NetError, SinkState};
-use crate::Node;
+use engine::net::{Kernel, KernelOptions, NetError, SinkState};
+use engine::Node;
 
 /// A started kernel: one node of the cluster.
 #[derive(Debug)]

@@ -1,4 +1,5 @@
-//! Generates `include/libnotp.h` from `src/capi` with cbindgen.
+//! Generates the C door's header, `include/libnotp.h` at the top of the
+//! repository, from this crate's sources with cbindgen.
 //!
 //! The header is committed and checked for drift, so it is rewritten only when
 //! its content changes: a build that changes nothing leaves the tree clean.
@@ -12,10 +13,10 @@ use std::path::{Path, PathBuf};
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
-    println!("cargo:rerun-if-changed=src/capi");
+    println!("cargo:rerun-if-changed=src");
     // A hand edit of the header is undone by the next build (and then shows
     // as drift).
-    println!("cargo:rerun-if-changed=include/libnotp.h");
+    println!("cargo:rerun-if-changed=../../include/libnotp.h");
 
     let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     if let Err(e) = generate_header(&root) {
@@ -31,12 +32,12 @@ fn generate_header(root: &Path) -> Result<(), String> {
         // Only the C ABI module: the handles' engine types are declared
         // opaque in cbindgen.toml, so the header depends on nothing else
         // (and no `cargo metadata` run is needed).
-        .with_src(root.join("src/capi/mod.rs"))
+        .with_src(root.join("src/lib.rs"))
         .generate()
         .map_err(|e| e.to_string())?;
     let mut text = Vec::new();
     bindings.write(&mut text);
-    write_if_changed(&root.join("include/libnotp.h"), &text).map_err(|e| e.to_string())
+    write_if_changed(&root.join("../../include/libnotp.h"), &text).map_err(|e| e.to_string())
 }
 
 /// `NOTP_VERSION_MAJOR/MINOR/PATCH`, taken from Cargo.toml so they cannot

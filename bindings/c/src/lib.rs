@@ -1,6 +1,8 @@
-//! The C ABI: `extern "C"` functions over the engine's values, kernels and
-//! servers, declared in `include/libnotp.h` (generated from this module by
-//! `build.rs`).
+//! The C door: `extern "C"` functions over the engine's values, kernels,
+//! servers and cluster nodes, built as `libnotp.so` / `libnotp.a` and
+//! declared in `include/libnotp.h` (generated from this crate by its
+//! `build.rs`). The engine itself (the `notp` crate, named `engine` here)
+//! has no C in it.
 //!
 //! The header's preamble (in `cbindgen.toml`) states the contract every
 //! function here relies on: pointers are NULL or valid, handles are used by
