@@ -5,9 +5,9 @@ use notp::{TrimOptions, VectorClock};
 
 use napi::sys::{napi_callback_info, napi_env, napi_value};
 
+use crate::convert::{engine_error, to_bound, to_js, to_u64};
 use crate::raw;
 use crate::registry::{busy, with_entry, Registry};
-use crate::{engine_error, to_bound, to_js, to_u64};
 
 thread_local! {
     static CLOCKS: Registry<VectorClock> = const { Registry::new() };

@@ -3,7 +3,7 @@
 //! engine kernel of an already started JavaScript `NetKernel`.
 //!
 //! The ring's events travel to JavaScript through a session of their own
-//! ([`crate::outbox`]): a forwarding task encodes each [`GossipEvent`] on
+//! ([`crate::session`]): a forwarding task encodes each [`GossipEvent`] on
 //! an engine thread (rings and clocks as JSON text) and queues it; the
 //! session's thread-safe function delivers the batches on the JavaScript
 //! thread. The session is referenced while the ring is attached and closed
@@ -28,10 +28,11 @@ use notp::wire::js_json;
 use notp::{Node, TrimOptions};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::outbox::{running_kernel, Event, Session};
+use crate::convert::{invalid_arg, to_bound};
+use crate::event::Event;
 use crate::ring::NodeFields;
 use crate::runtime::runtime;
-use crate::{invalid_arg, to_bound};
+use crate::session::{running_kernel, Session};
 
 /// Event kinds as `lib/gossip_ring.js` reads them.
 mod kind {
@@ -142,7 +143,7 @@ fn fields(nodes: Vec<Node>) -> Vec<NodeFields> {
 fn refusal(e: notp::Error) -> napi::Error {
     match e {
         notp::Error::InvalidArgument { reason, .. } => napi::Error::from_reason(reason),
-        other => crate::engine_error(other),
+        other => crate::convert::engine_error(other),
     }
 }
 

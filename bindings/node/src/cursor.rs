@@ -1,11 +1,13 @@
 //! The iterator door: [`notp::ring::RingIter`] (a cursor over a snapshot of
-//! a ring) behind a handle.
+//! a ring) behind a handle. Cursors are made here from a ring's handle
+//! (`ringBegin`, `ringEnd`, `ringIterator`), so the ring door needs to know
+//! nothing of them.
 
 use napi_derive::napi;
 use notp::ring::RingIter;
 
 use crate::registry::{with_entry, Registry};
-use crate::ring::{slot_or_minus_one, NodeFields};
+use crate::ring::{slot_or_minus_one, with_ring, NodeFields};
 
 pub(crate) struct CursorState {
     iter: RingIter,
@@ -99,5 +101,26 @@ pub fn cursor_prev(h: u32) -> napi::Result<()> {
 #[napi(catch_unwind)]
 pub fn cursor_copy(h: u32) -> napi::Result<NativeCursor> {
     let (iter, len) = with_entry!(CURSORS, h, |c| (c.iter.clone(), c.len))?;
+    NativeCursor::create(iter, len)
+}
+
+// ---- cursors made from a ring -----------------------------------------------
+
+#[napi(catch_unwind)]
+pub fn ring_begin(h: u32) -> napi::Result<NativeCursor> {
+    let (iter, len) = with_ring(h, |r| (r.begin(), r.size()))?;
+    NativeCursor::create(iter, len)
+}
+
+#[napi(catch_unwind)]
+pub fn ring_end(h: u32) -> napi::Result<NativeCursor> {
+    let (iter, len) = with_ring(h, |r| (r.end(), r.size()))?;
+    NativeCursor::create(iter, len)
+}
+
+/// A cursor on the virtual node with exactly this key.
+#[napi(catch_unwind)]
+pub fn ring_iterator(h: u32, key: String) -> napi::Result<NativeCursor> {
+    let (iter, len) = with_ring(h, |r| (r.iterator(&key), r.size()))?;
     NativeCursor::create(iter, len)
 }

@@ -8,61 +8,19 @@
 //! answer a number or a boolean. Everything else goes through napi-rs.
 //!
 //! Each body runs under `catch_unwind`; an error or a panic becomes a thrown
-//! JavaScript `Error`.
+//! JavaScript `Error`. The functions are registered in the crate root, which
+//! knows every door; this module only has the means to write them.
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use napi::bindgen_prelude::{Env, Object};
+use bytes::Bytes;
 use napi::sys::{self, napi_callback_info, napi_env, napi_value, Status, TypedarrayType};
-use napi::JsValue;
-use napi_derive::napi;
+use notp::net::Payload;
+use serde_json::Value;
 
 pub(crate) type Outcome = Result<napi_value, String>;
-
-type RawFn = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
-
-/// The hand-registered functions, by their JavaScript names.
-const FUNCTIONS: &[(&CStr, RawFn)] = &[
-    (c"ringFind", crate::ring::raw_find),
-    (c"ringRange", crate::ring::raw_range),
-    (c"ringNeighbours", crate::ring::raw_neighbours),
-    (c"ringGet", crate::ring::raw_get),
-    (c"clockIncrement", crate::clock::raw_increment),
-    (c"clockMerge", crate::clock::raw_merge),
-    (c"clockDescends", crate::clock::raw_descends),
-    (c"kernelCall", crate::kernel::raw_call),
-    (c"kernelCast", crate::kernel::raw_cast),
-    (c"kernelReply", crate::kernel::raw_reply),
-];
-
-#[napi(module_exports)]
-pub fn register_raw(exports: Object, env: Env) -> napi::Result<()> {
-    for (name, cb) in FUNCTIONS {
-        let mut f = ptr::null_mut();
-        // SAFETY: `env` is the live environment of module initialisation,
-        // `name` is NUL-terminated (length -1 asks N-API to measure it) and
-        // `f` is a valid out-pointer.
-        let status = unsafe {
-            sys::napi_create_function(
-                env.raw(),
-                name.as_ptr(),
-                -1,
-                Some(*cb),
-                ptr::null_mut(),
-                &mut f,
-            )
-        };
-        check(status, "creating a native function").map_err(napi::Error::from_reason)?;
-        // SAFETY: as above; `exports` is the module's exports object and `f`
-        // the function just created.
-        let status =
-            unsafe { sys::napi_set_named_property(env.raw(), exports.raw(), name.as_ptr(), f) };
-        check(status, "exporting a native function").map_err(napi::Error::from_reason)?;
-    }
-    Ok(())
-}
 
 pub(crate) fn check(status: sys::napi_status, what: &str) -> Result<(), String> {
     if status == Status::napi_ok {
@@ -136,18 +94,6 @@ pub(crate) unsafe fn get_bool(env: napi_env, v: napi_value, name: &str) -> Resul
     // SAFETY: caller's contract; `out` is a valid out-pointer.
     let status = unsafe { sys::napi_get_value_bool(env, v, &mut out) };
     check(status, name).map(|_| out)
-}
-
-/// An optional count passed as a number: negative means "the default".
-///
-/// # Safety
-/// `env` must be live and `v` a value of the current scope.
-pub(crate) unsafe fn get_range(env: napi_env, v: napi_value) -> Result<Option<usize>, String> {
-    let mut out = 0.0;
-    // SAFETY: caller's contract; `out` is a valid out-pointer.
-    let status = unsafe { sys::napi_get_value_double(env, v, &mut out) };
-    check(status, "range")?;
-    Ok(crate::ring::range_of(out))
 }
 
 /// Room for the UTF-8 of most keys, on the stack.
@@ -263,4 +209,86 @@ pub(crate) unsafe fn boolean(env: napi_env, v: bool) -> Outcome {
 /// `undefined` (N-API turns a null result into `undefined`).
 pub(crate) fn undefined() -> Outcome {
     Ok(ptr::null_mut())
+}
+
+/// A string argument as an owned `String`.
+///
+/// # Safety
+/// `env` must be live and `v` a value of the current scope.
+pub(crate) unsafe fn get_string(
+    env: napi_env,
+    v: napi_value,
+    name: &str,
+) -> Result<String, String> {
+    // SAFETY: caller's contract.
+    unsafe { with_utf8(env, v, name, |b| String::from_utf8_lossy(b).into_owned()) }
+}
+
+/// # Safety
+/// `env` must be live and `v` a value of the current scope.
+pub(crate) unsafe fn get_f64(env: napi_env, v: napi_value, name: &str) -> Result<f64, String> {
+    let mut out = 0.0;
+    // SAFETY: caller's contract; `out` is a valid out-pointer.
+    let status = unsafe { sys::napi_get_value_double(env, v, &mut out) };
+    check(status, name).map(|_| out)
+}
+
+/// # Safety
+/// `env` must be live and `v` a value of the current scope.
+pub(crate) unsafe fn get_i64(env: napi_env, v: napi_value, name: &str) -> Result<i64, String> {
+    let mut out = 0;
+    // SAFETY: caller's contract; `out` is a valid out-pointer.
+    let status = unsafe { sys::napi_get_value_int64(env, v, &mut out) };
+    check(status, name).map(|_| out)
+}
+
+/// A payload as the JavaScript layer passes it: JSON text (a string), or
+/// bytes (a Buffer or another Uint8Array).
+///
+/// # Safety
+/// `env` must be live and `v` a value of the current scope.
+pub(crate) unsafe fn get_payload(env: napi_env, v: napi_value) -> Result<Payload, String> {
+    let mut kind = 0;
+    // SAFETY: caller's contract; `kind` is a valid out-pointer.
+    check(unsafe { sys::napi_typeof(env, v, &mut kind) }, "data")?;
+    if kind == sys::ValueType::napi_string {
+        // SAFETY: caller's contract.
+        return unsafe {
+            with_utf8(env, v, "data", |text| {
+                serde_json::from_slice::<Value>(text)
+                    .map(Payload::Json)
+                    .map_err(|e| format!("`data` is not JSON text: {e}"))
+            })
+        }?;
+    }
+    let mut array_kind = 0;
+    let mut length = 0;
+    let mut data = std::ptr::null_mut();
+    let mut buffer = std::ptr::null_mut();
+    let mut offset = 0;
+    // SAFETY: caller's contract; all out-pointers are valid.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            v,
+            &mut array_kind,
+            &mut length,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    };
+    if status != Status::napi_ok
+        || !(array_kind == TypedarrayType::uint8_array
+            || array_kind == TypedarrayType::uint8_clamped_array)
+    {
+        return Err("`data` must be JSON text or a Uint8Array".into());
+    }
+    if length == 0 || data.is_null() {
+        return Ok(Payload::Bytes(Bytes::new()));
+    }
+    // SAFETY: a Uint8Array's data is `length` bytes; this runs on the JS
+    // thread, so nothing changes them while they are copied.
+    let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) };
+    Ok(Payload::Bytes(Bytes::copy_from_slice(bytes)))
 }

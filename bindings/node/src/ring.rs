@@ -9,10 +9,9 @@ use napi_derive::napi;
 use notp::ring::Slot;
 use notp::{CHash, Node};
 
-use crate::cursor::NativeCursor;
+use crate::convert::{engine_error, invalid_arg};
 use crate::raw;
 use crate::registry::{with_entry, Registry};
-use crate::{engine_error, invalid_arg};
 
 pub(crate) struct RingState {
     ring: CHash,
@@ -320,23 +319,18 @@ pub fn ring_from_json(h: u32, text: String) -> napi::Result<()> {
     })
 }
 
-#[napi(catch_unwind)]
-pub fn ring_begin(h: u32) -> napi::Result<NativeCursor> {
-    let (iter, len) = with_entry!(RINGS, h, |s| (s.ring.begin(), s.ring.size()))?;
-    NativeCursor::create(iter, len)
+/// Runs `f` on the ring behind handle `h` (for the cursors made from it).
+pub(crate) fn with_ring<R>(h: u32, f: impl FnOnce(&CHash) -> R) -> napi::Result<R> {
+    with_entry!(RINGS, h, |s| f(&s.ring))
 }
 
-#[napi(catch_unwind)]
-pub fn ring_end(h: u32) -> napi::Result<NativeCursor> {
-    let (iter, len) = with_entry!(RINGS, h, |s| (s.ring.end(), s.ring.size()))?;
-    NativeCursor::create(iter, len)
-}
-
-/// A cursor on the virtual node with exactly this key.
-#[napi(catch_unwind)]
-pub fn ring_iterator(h: u32, key: String) -> napi::Result<NativeCursor> {
-    let (iter, len) = with_entry!(RINGS, h, |s| (s.ring.iterator(&key), s.ring.size()))?;
-    NativeCursor::create(iter, len)
+/// An optional count passed as a number: negative means "the default".
+///
+/// # Safety
+/// `env` must be live and `v` a value of the current scope.
+unsafe fn get_range(env: napi_env, v: napi_value) -> Result<Option<usize>, String> {
+    // SAFETY: caller's contract.
+    unsafe { raw::get_f64(env, v, "range") }.map(range_of)
 }
 
 // ---- hot paths, registered by hand (see `raw`) ------------------------------
@@ -368,7 +362,7 @@ pub(crate) unsafe extern "C" fn raw_range(env: napi_env, info: napi_callback_inf
         raw::run(env, || {
             let [h, key, range, clockwise, out] = raw::args::<5>(env, info)?;
             let h = raw::get_u32(env, h, "handle")?;
-            let range = raw::get_range(env, range)?;
+            let range = get_range(env, range)?;
             let clockwise = raw::get_bool(env, clockwise, "clockwise")?;
             let count = raw::with_utf8(env, key, "key", |key| {
                 with_entry!(RINGS, h, |s| {
@@ -395,7 +389,7 @@ pub(crate) unsafe extern "C" fn raw_neighbours(
         raw::run(env, || {
             let [h, id, range, clockwise, out] = raw::args::<5>(env, info)?;
             let h = raw::get_u32(env, h, "handle")?;
-            let range = raw::get_range(env, range)?;
+            let range = get_range(env, range)?;
             let clockwise = raw::get_bool(env, clockwise, "clockwise")?;
             let count = raw::with_utf8(env, id, "id", |id| {
                 let id = String::from_utf8_lossy(id);

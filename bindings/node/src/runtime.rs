@@ -2,7 +2,7 @@
 //! (every kernel, on the main thread and in workers), started on first use
 //! and never shut down. Its threads are not tied to the Node event loop, so
 //! they never keep the process alive; what does is the thread-safe function
-//! of a started kernel (see [`crate::outbox`]).
+//! of a started kernel (see [`crate::session`]).
 
 use std::sync::OnceLock;
 

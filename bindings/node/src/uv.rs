@@ -23,7 +23,13 @@ use std::sync::{Arc, OnceLock, Weak};
 use napi::sys::{self, napi_env, uv_loop_s, Status};
 use notp::net::{InboundReader, Pumped};
 
-use crate::outbox::{self, Event, Session};
+use crate::event::Event;
+use crate::session::{Direct, Session, Watched};
+
+/// Hands a session's queued events to JavaScript from outside JavaScript
+/// (`crate::delivery::deliver_now`, passed in by the caller of [`watch`]
+/// because delivering is what starts watching in the first place).
+pub(crate) type DeliverNow = unsafe fn(napi_env, &Arc<Session>) -> Result<(), String>;
 
 type PollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
@@ -73,6 +79,7 @@ pub(crate) struct Poll {
     session: Weak<Session>,
     env: napi_env,
     key: u64,
+    deliver: DeliverNow,
     closing: bool,
 }
 
@@ -82,20 +89,37 @@ impl Poll {
     }
 }
 
-/// A poll's address, kept by its session to find it again (JavaScript
+/// A poll's address, kept by its session to rearm or close it (JavaScript
 /// thread only).
-#[derive(Clone, Copy)]
-pub(crate) struct PollPtr(*mut Poll);
+struct PollPtr(*mut Poll);
 
 // SAFETY: the pointer is only dereferenced on the JavaScript thread that
 // made it (every function here runs there); sessions merely store it.
 unsafe impl Send for PollPtr {}
 
-/// Starts watching an accepted connection of `session`'s kernel.
+impl Watched for PollPtr {
+    unsafe fn rearm(&self) {
+        // SAFETY: the trait's contract: JavaScript thread, poll live.
+        unsafe { rearm(self.0) }
+    }
+
+    unsafe fn close(&self) {
+        // SAFETY: as above.
+        unsafe { close(self.0) }
+    }
+}
+
+/// Starts watching an accepted connection of `session`'s kernel; what a
+/// read produces is handed over with `deliver`.
 ///
 /// # Safety
 /// JavaScript thread of `env` only, `env` live.
-pub(crate) unsafe fn watch(env: napi_env, session: &Arc<Session>, reader: InboundReader) {
+pub(crate) unsafe fn watch(
+    env: napi_env,
+    session: &Arc<Session>,
+    reader: InboundReader,
+    deliver: DeliverNow,
+) {
     let Some(size) = poll_size() else { return };
     let mut event_loop = ptr::null_mut();
     // SAFETY: caller's contract; `event_loop` is a valid out-pointer.
@@ -104,7 +128,7 @@ pub(crate) unsafe fn watch(env: napi_env, session: &Arc<Session>, reader: Inboun
     {
         return;
     }
-    let key = session.next_poll_key();
+    let key = session.next_watch_key();
     let fd = reader.raw_fd();
     let poll = Box::into_raw(Box::new(Poll {
         handle: vec![0u64; size.div_ceil(8)].into_boxed_slice(),
@@ -112,6 +136,7 @@ pub(crate) unsafe fn watch(env: napi_env, session: &Arc<Session>, reader: Inboun
         session: Arc::downgrade(session),
         env,
         key,
+        deliver,
         closing: false,
     }));
     // SAFETY: `poll` is the live allocation just made; the handle memory is
@@ -130,7 +155,7 @@ pub(crate) unsafe fn watch(env: napi_env, session: &Arc<Session>, reader: Inboun
             return;
         }
     }
-    session.add_poll(key, PollPtr(poll));
+    session.add_watch(key, Box::new(PollPtr(poll)));
     let weak = Arc::downgrade(session);
     reader.on_close(move || {
         if let Some(session) = weak.upgrade() {
@@ -143,10 +168,9 @@ pub(crate) unsafe fn watch(env: napi_env, session: &Arc<Session>, reader: Inboun
 ///
 /// # Safety
 /// JavaScript thread only; `poll` one of this thread's live polls.
-pub(crate) unsafe fn rearm(poll: PollPtr) {
+unsafe fn rearm(poll: *mut Poll) {
     // SAFETY: caller's contract.
     unsafe {
-        let poll = poll.0;
         if !(*poll).closing {
             uv_poll_start((*poll).handle(), UV_READABLE, on_readable);
         }
@@ -157,7 +181,7 @@ pub(crate) unsafe fn rearm(poll: PollPtr) {
 ///
 /// # Safety
 /// JavaScript thread only; `poll` one of this thread's polls, not freed.
-pub(crate) unsafe fn close(poll: *mut Poll) {
+unsafe fn close(poll: *mut Poll) {
     // SAFETY: caller's contract; closing is idempotent through the flag.
     unsafe {
         if (*poll).closing {
@@ -166,19 +190,11 @@ pub(crate) unsafe fn close(poll: *mut Poll) {
         (*poll).closing = true;
         (*poll).reader.detach();
         if let Some(session) = (*poll).session.upgrade() {
-            session.remove_poll((*poll).key);
+            // Not closed through the session's list: drop it from there.
+            drop(session.remove_watch((*poll).key));
         }
         uv_close((*poll).handle(), on_closed);
     }
-}
-
-/// [`close`] for a pointer its session kept.
-///
-/// # Safety
-/// As for [`close`].
-pub(crate) unsafe fn close_ptr(poll: PollPtr) {
-    // SAFETY: caller's contract.
-    unsafe { close(poll.0) }
 }
 
 unsafe extern "C" fn on_closed(handle: *mut c_void) {
@@ -219,11 +235,14 @@ unsafe fn readable(poll: *mut Poll, status: c_int) {
         return;
     };
     // SAFETY: caller's contract.
-    let (env, key, reader) = unsafe { ((*poll).env, (*poll).key, (*poll).reader.clone()) };
+    let (env, key, reader, deliver) = unsafe {
+        let p = &*poll;
+        (p.env, p.key, p.reader.clone(), p.deliver)
+    };
     let weak = Arc::downgrade(&session);
     let outcome = {
         let _runtime = crate::runtime::runtime().ok().map(|rt| rt.enter());
-        let _direct = outbox::Direct::begin(&session);
+        let _direct = Direct::begin(&session);
         reader.pump(move || {
             if let Some(session) = weak.upgrade() {
                 session.push(Event::Rearm(key));
@@ -233,7 +252,7 @@ unsafe fn readable(poll: *mut Poll, status: c_int) {
     // May run JavaScript, which may stop the kernel and close this poll
     // (its memory stays until `on_closed`, after this callback).
     // SAFETY: caller's contract.
-    if let Err(e) = unsafe { outbox::deliver_now(env, &session) } {
+    if let Err(e) = unsafe { deliver(env, &session) } {
         eprintln!("notp: could not deliver kernel events: {e}");
     }
     // SAFETY: caller's contract.
