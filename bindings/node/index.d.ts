@@ -217,31 +217,51 @@ export interface StreamInfo {
   readonly error?: unknown;
 }
 
-/** Options of `createKernel` (the reference's `kernelOpts`, plus limits). */
-export interface KernelOpts {
-  networkHost?: string;
-  networkPort?: number;
-  /** ms between reconnection attempts (5000). */
-  retry?: number;
-  /** Failed attempts in a row before a peer is given up (Infinity). */
-  maxRetries?: number;
-  /** Only null: TLS is not supported yet. */
-  tls?: null;
-  /** Accepted for compatibility; the engine logs nothing to the console. */
-  silent?: boolean;
-  /** Frames queued per peer while it is unreachable (1024). */
-  maxLen?: number;
-  /** ms a streamed body may take to arrive completely (30000). */
-  streamTimeout?: number;
-}
-
+/**
+ * A kernel's options: how it connects, signs and bounds itself. Given to
+ * `createKernel` (the reference's `kernelOpts`), to `kernel.start`, or as a
+ * cluster's `kernelOpts`; those given to `start` win over the
+ * constructor's. An absent option takes the default shown (the
+ * reference's for `retry`, `maxRetries` and `maxLen`, the engine's, the
+ * same as the C and Rust doors', for the others). Numbers are passed to
+ * the engine as they are: a value it refuses fails the start (a thrown
+ * error, or `error` emitted); a non-number throws a TypeError naming the
+ * option. Sizes are in bytes or counts, times in ms; Infinity means no
+ * bound (sizes saturate).
+ */
 export interface KernelStartOpts {
   /** Signs and checks every message; none (or "") accepts all. */
   cookie?: string | null;
+  /** ms between reconnection attempts (5000); 0 or absent: the default. */
   retry?: number;
+  /** Failed attempts in a row before a peer is given up (Infinity: never); 0 or absent: the default. */
   maxRetries?: number;
+  /** Frames queued per peer while it is unreachable (1024); past it the oldest is dropped. */
+  maxLen?: number;
+  /** Bytes a connected peer's writer may fall behind by (64 MiB); past it the oldest frames are dropped. */
+  maxQueueBytes?: number;
+  /** Largest frame accepted (16 MiB); a larger one closes its connection (`_skip` FRAME_TOO_LARGE). */
+  maxFrame?: number;
+  /** Bytes of partly received streamed bodies held per connection (64 MiB); more drops the stream (STREAM_TOO_LARGE). */
+  maxStreamBytes?: number;
+  /** Accepted connections open at once (1024); more are closed at once (TOO_MANY_CONNECTIONS). */
+  maxInbound?: number;
+  /** Calls awaiting replies at once (65536); more fail at once. */
+  maxPending?: number;
+  /** Messages waiting for one local target (65536); this node's own past it are dropped (MAILBOX_FULL), a peer's wait for room. */
+  mailbox?: number;
+  /** ms a streamed body may take to arrive completely (30000); a slower one is dropped (STREAM_TIMEOUT). */
+  streamTimeout?: number;
   /** Only null: anything else throws "TLS is not supported yet". */
   tls?: null;
+}
+
+/** Options of `createKernel`: the start options, plus where to listen when `host`/`port` are absent. */
+export interface KernelOpts extends KernelStartOpts {
+  networkHost?: string;
+  networkPort?: number;
+  /** Accepted for compatibility; the engine logs nothing to the console. */
+  silent?: boolean;
 }
 
 /** An outbound connection of a kernel; every method reads the engine's current state. */
@@ -380,6 +400,7 @@ export interface GossipOpts {
 
 /** `createCluster` options. */
 export interface ClusterOpts {
+  /** The kernel's options (see `KernelStartOpts`). */
   kernelOpts?: KernelOpts;
   gossipOpts?: GossipOpts;
 }

@@ -27,9 +27,12 @@ function createVClock(id, count) {
  * A network kernel for node `id`, listening on `host:port` once started.
  * Port 0 picks a free port (read `kernel.port()` after `_ready`); an
  * absent host or port falls back to `opts.networkHost` / `opts.networkPort`.
- * `opts`: `retry`, `maxRetries`, `maxLen` (frames queued per peer while it
- * is unreachable), `streamTimeout` (ms for a streamed body to arrive),
- * `tls` (null only).
+ * `opts`: `cookie`, `retry`, `maxRetries`, `maxLen` (frames queued per
+ * peer while it is unreachable), the engine's limits `maxQueueBytes`,
+ * `maxFrame`, `maxStreamBytes`, `maxInbound`, `maxPending`, `mailbox`,
+ * `streamTimeout` (absent: the engine's defaults), `tls` (null only); see
+ * `KernelStartOpts` in index.d.ts. `kernel.start(opts)` takes the same
+ * options and wins over these.
  */
 function createKernel(id, host = os.hostname(), port = 7022, opts = {}) {
   opts = opts !== null && typeof opts === "object" && !Array.isArray(opts) ? opts : {};

@@ -43,8 +43,25 @@ function failure(fn, ms = WAIT_MS, what = "callback") {
   );
 }
 
-async function startKernel(id, opts = {}) {
-  const kernel = notp.createKernel(id, "127.0.0.1", 0, { retry: 100 });
+/**
+ * Resolves once `check()` holds, re-checked every few ms (for engine state
+ * that changes without an event); rejects after `ms`.
+ */
+function until(check, what = "condition", ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const test = () => {
+      if (check()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`${what} did not hold within ${ms} ms`));
+      setTimeout(test, 5);
+    };
+    test();
+  });
+}
+
+/** A started kernel `id`; `opts` go to `start`, `kernelOpts` to `createKernel`. */
+async function startKernel(id, opts = {}, kernelOpts = {}) {
+  const kernel = notp.createKernel(id, "127.0.0.1", 0, { retry: 100, ...kernelOpts });
   const ready = once(kernel, "_ready");
   kernel.start({ cookie: "cookie", ...opts });
   await ready;
@@ -64,4 +81,4 @@ async function pair(a = "node_a", b = "node_b") {
   return [ka, kb];
 }
 
-module.exports = { WAIT_MS, once, within, callback, failure, startKernel, connect, pair };
+module.exports = { WAIT_MS, once, within, until, callback, failure, startKernel, connect, pair };

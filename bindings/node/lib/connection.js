@@ -2,9 +2,9 @@
 
 const { EventEmitter } = require("node:events");
 const native = require("./native");
+const { sinkState } = require("./codes");
 
-const CONNECTING = 0;
-const CLOSED = 2;
+const { CONNECTING, CLOSED } = sinkState;
 
 /**
  * An outbound connection of a NetKernel (what `kernel.sinks()` and

@@ -1,35 +1,26 @@
 "use strict";
 
+// NetKernel: the public class over the native kernel. The pieces it is
+// built from live beside it: kernel_options.js (what start accepts and
+// passes on), kernel_events.js (reading the engine's event batches),
+// out_stream.js (sending a Readable), codes.js (numbers shared with the
+// addon).
+
 const { EventEmitter } = require("node:events");
 const { PassThrough } = require("node:stream");
 const native = require("./native");
 const Node = require("./node");
 const Connection = require("./connection");
-const consts = require("./consts");
 const args = require("./args");
-const { isStream, encode, collect, chunkBuffer } = require("./payload");
+const { answer } = require("./codes");
+const { constructorOptions, startOptions } = require("./kernel_options");
+const { dispatchBatch } = require("./kernel_events");
+const { pipeOut } = require("./out_stream");
+const { isStream, encode, collect } = require("./payload");
 
-// Answers of the native request functions.
-const PENDING = 0;
-const UNKNOWN_NODE = 1;
-// kernelStreamCall: refused, the error arrives as the call's event.
-const FAILED = 3;
-// A streamed body's source pauses above STREAM_HIGH bytes waiting on its
-// connection and resumes at STREAM_LOW, checked every STREAM_POLL_MS.
-const STREAM_HIGH = 8 * 1024 * 1024;
-const STREAM_LOW = 1024 * 1024;
-const STREAM_POLL_MS = 2;
-
-// Event kinds in a native batch (bindings/node/src/outbox.rs).
-const MESSAGE_JSON = 0;
-const MESSAGE_BYTES = 1;
-const REPLY_JSON = 2;
-const REPLY_BYTES = 3;
-const REPLY_ERROR = 4;
-const READY = 5;
-const START_FAILED = 6;
-const CONNECTED = 7;
-const SKIP = 8;
+// Answers of the native request functions (FAILED: kernelStreamCall was
+// refused, the error arrives as the call's event).
+const { PENDING, UNKNOWN_NODE, FAILED } = answer;
 
 // Life of a kernel.
 const STOPPED = 0;
@@ -55,10 +46,6 @@ function isTarget(name) {
   );
 }
 
-function isPlainObject(value) {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
 /** A timeout in ms for the engine; -1 waits forever (the default). */
 function timeoutMs(timeout) {
   return typeof timeout === "number" && timeout >= 0 && Number.isFinite(timeout) ? timeout : -1;
@@ -69,17 +56,11 @@ function eventName(event) {
   return event;
 }
 
-function callError(message, props) {
-  const err = new Error(message);
-  if (props !== null && typeof props === "object") {
-    for (const key of Object.keys(props)) {
-      if (key !== "message" && key !== "stack") err[key] = props[key];
-    }
-  }
-  return err;
-}
-
 function noop() {}
+
+function isObject(value) {
+  return value !== null && typeof value === "object";
+}
 
 /**
  * The network kernel of a node: it listens on `host:port`, keeps one
@@ -110,15 +91,7 @@ class NetKernel extends EventEmitter {
     this._host = host;
     this._port = port;
     this._self = new Node(id, host, port);
-    const defaults = consts.kernelOpts;
-    opts = isPlainObject(opts) ? opts : {};
-    this._opts = {
-      retry: opts.retry ?? defaults.retry,
-      maxRetries: opts.maxRetries ?? defaults.maxRetries,
-      maxLen: opts.maxLen ?? consts.connDefaults.maxLen,
-      tls: opts.tls ?? null,
-      streamTimeout: opts.streamTimeout,
-    };
+    this._opts = constructorOptions(opts);
     this._cookie = null;
     this._owner = new native.NativeKernel();
     this._h = this._owner.handle;
@@ -137,46 +110,31 @@ class NetKernel extends EventEmitter {
   }
 
   /**
-   * Starts listening. `opts`: `cookie` (signs and checks every message;
-   * none: accept all), `retry` (ms between reconnection attempts),
-   * `maxRetries`, `tls` (only null: TLS is not supported yet). Binding
-   * completes asynchronously with `_ready`; a bind failure is emitted as
-   * `error`.
+   * Starts listening. `opts` (over those given to the constructor):
+   * `cookie` (signs and checks every message; none: accept all), `retry`
+   * (ms between reconnection attempts), `maxRetries`, `maxLen`, the
+   * engine's limits (`maxQueueBytes`, `maxFrame`, `maxStreamBytes`,
+   * `maxInbound`, `maxPending`, `mailbox`, `streamTimeout`; see index.d.ts)
+   * and `tls` (only null: TLS is not supported yet). Binding completes
+   * asynchronously with `_ready`; a bind failure, or options the engine
+   * refuses, is emitted as `error`.
    */
   start(opts) {
-    opts = isPlainObject(opts) ? opts : {};
-    if ((opts.tls !== undefined && opts.tls !== null) || this._opts.tls !== null) {
+    if ((isObject(opts) && opts.tls !== undefined && opts.tls !== null) || this._opts.tls !== null) {
       throw new Error("TLS is not supported yet: start the kernel with tls: null");
     }
-    const cookie = opts.cookie || null;
-    if (cookie !== null && typeof cookie !== "string") throw new TypeError("cookie must be a string");
     if (typeof this._id !== "string") throw new TypeError("id must be a string");
     if (typeof this._host !== "string") throw new TypeError("host must be a string");
     if (!Number.isInteger(this._port) || this._port < 0 || this._port > 65535) {
       throw new TypeError("port must be an integer from 0 to 65535");
     }
-    const retry = opts.retry || this._opts.retry;
-    const maxRetries = opts.maxRetries || this._opts.maxRetries;
-    if (typeof retry !== "number" || !(retry >= 0)) throw new TypeError("retry must be a non-negative number");
-    if (typeof maxRetries !== "number" || !(maxRetries >= 0)) {
-      throw new TypeError("maxRetries must be a non-negative number");
-    }
-    const streamTimeout = this._opts.streamTimeout;
+    const options = startOptions(this._opts, opts);
     native.kernelStart(
       this._h,
-      {
-        id: this._id,
-        host: this._host,
-        port: this._port,
-        cookie: cookie ?? undefined,
-        retry,
-        maxRetries,
-        maxLen: this._opts.maxLen,
-        streamTimeout: typeof streamTimeout === "number" && streamTimeout > 0 ? streamTimeout : undefined,
-      },
+      { ...options, id: this._id, host: this._host, port: this._port, cookie: options.cookie ?? undefined },
       this._dispatch
     );
-    this._cookie = cookie;
+    this._cookie = options.cookie;
     this._state = STARTING;
     return this;
   }
@@ -440,7 +398,7 @@ class NetKernel extends EventEmitter {
     if (isStream(data)) {
       const s = this._state === RUNNING ? native.kernelStreamReply(this._h, handleOf(from)) : -1;
       if (s >= 0) {
-        this._pipeOut(s, data);
+        pipeOut(this, s, data);
         return this;
       }
       // Not streamable (a CLI client, or no stored address): whole.
@@ -475,7 +433,7 @@ class NetKernel extends EventEmitter {
       if (this._state === RUNNING) {
         // No connection: skipped, as any cast.
         const s = native.kernelStreamCast(this._h, id, target);
-        if (s >= 0) this._pipeOut(s, data);
+        if (s >= 0) pipeOut(this, s, data);
         return this;
       }
       collect(data, (err, buf) => {
@@ -535,53 +493,6 @@ class NetKernel extends EventEmitter {
     }
   }
 
-  /**
-   * Sends what `stream` yields as chunks of engine stream `s`, then ends
-   * it. The source is paused while the connection has more than
-   * STREAM_HIGH bytes waiting, until it is down to STREAM_LOW.
-   */
-  _pipeOut(s, stream) {
-    let ended = false;
-    let waiting = null;
-    const drained = () => {
-      waiting = null;
-      if (ended || this._state !== RUNNING) return;
-      const queued = native.kernelStreamQueued(this._h, s);
-      if (queued > STREAM_LOW) waiting = setTimeout(drained, STREAM_POLL_MS);
-      else if (typeof stream.resume === "function") stream.resume();
-    };
-    const finish = (err) => {
-      if (ended) return;
-      ended = true;
-      if (waiting !== null) clearTimeout(waiting);
-      stream.removeListener("data", onData);
-      if (this._state === RUNNING) native.kernelStreamEnd(this._h, s, err ? err.message || String(err) : null);
-    };
-    const onData = (chunk) => {
-      let buf;
-      try {
-        buf = chunkBuffer(chunk);
-      } catch (err) {
-        finish(err);
-        return;
-      }
-      if (this._state !== RUNNING) return;
-      const queued = native.kernelStreamWrite(this._h, s, buf);
-      if (queued > STREAM_HIGH && waiting === null && typeof stream.pause === "function") {
-        stream.pause();
-        waiting = setTimeout(drained, STREAM_POLL_MS);
-      }
-    };
-    stream.on("data", onData);
-    stream.once("end", () => finish(null));
-    stream.once("error", (err) => {
-      if (typeof stream.resume === "function") stream.resume();
-      finish(err instanceof Error ? err : new Error(String(err)));
-    });
-    // Destroyed before its end: the receiver is told rather than left waiting.
-    stream.once("close", () => finish(new Error("Stream aborted.")));
-  }
-
   _castBody(id, target, body) {
     if (this._state === RUNNING) native.kernelCast(this._h, id, target, body);
     else if (this._state === STARTING) this._deferred.push(() => this._castBody(id, target, body));
@@ -618,7 +529,7 @@ class NetKernel extends EventEmitter {
       // Sent chunk by chunk as it is read, as the original streams it.
       const callId = this._track(cb);
       const s = native.kernelStreamCall(this._h, id, target, timeoutMs(timeout), callId);
-      if (s >= 0) this._pipeOut(s, data);
+      if (s >= 0) pipeOut(this, s, data);
       else if (-s !== FAILED) this._refused(callId, -s, id);
       return;
     }
@@ -685,74 +596,26 @@ class NetKernel extends EventEmitter {
     cb(err, data);
   }
 
-  /** Receives a batch of engine events (see bindings/node/src/outbox.rs). */
+  _connected(id) {
+    const conn = this._conns.get(id);
+    if (conn !== undefined) conn.emit("connect");
+  }
+
+  _skipped(err) {
+    this.emit("_skip", err);
+  }
+
+  _isRunning() {
+    return this._state === RUNNING;
+  }
+
+  _isStopped() {
+    return this._state === STOPPED;
+  }
+
+  /** Receives a batch of engine events (see kernel_events.js). */
   _onEvents(text, buffers) {
-    if (this._state === STOPPED) return;
-    const ev = JSON.parse(text);
-    const n = ev.length;
-    let i = 0;
-    while (i < n) {
-      const kind = ev[i];
-      try {
-        switch (kind) {
-          case MESSAGE_JSON:
-          case MESSAGE_BYTES: {
-            const data = kind === MESSAGE_JSON ? ev[i + 7] : buffers[ev[i + 7]];
-            const at = i;
-            i += 8;
-            this._receive(ev[at + 1], data, ev[at + 2], ev[at + 3], ev[at + 4], ev[at + 5], ev[at + 6]);
-            break;
-          }
-          case REPLY_JSON:
-          case REPLY_BYTES: {
-            const data = kind === REPLY_JSON ? ev[i + 2] : buffers[ev[i + 2]];
-            const callId = ev[i + 1];
-            i += 3;
-            this._settle(callId, null, data);
-            break;
-          }
-          case REPLY_ERROR: {
-            const callId = ev[i + 1];
-            const err = callError(ev[i + 2], ev[i + 3]);
-            i += 4;
-            this._settle(callId, err);
-            break;
-          }
-          case READY:
-            i += 2;
-            this._ready(ev[i - 1]);
-            break;
-          case START_FAILED:
-            i += 2;
-            this._startFailed(ev[i - 1]);
-            break;
-          case CONNECTED: {
-            const conn = this._conns.get(ev[i + 1]);
-            i += 2;
-            if (conn !== undefined) conn.emit("connect");
-            break;
-          }
-          case SKIP: {
-            const err = new Error(ev[i + 2]);
-            err.type = ev[i + 1];
-            if (ev[i + 3] !== null) err.peer = ev[i + 3];
-            i += 4;
-            this.emit("_skip", err);
-            break;
-          }
-          default:
-            throw new Error(`notp: unknown kernel event ${kind}`);
-        }
-      } catch (err) {
-        // A throwing listener is an uncaught exception, as for any event
-        // callback; the rest of the batch is still delivered.
-        process.nextTick(() => {
-          throw err;
-        });
-        if (kind > SKIP || kind < 0 || typeof kind !== "number") return;
-      }
-      if (this._state === STOPPED) return;
-    }
+    if (this._state !== STOPPED) dispatchBatch(this, text, buffers);
   }
 }
 

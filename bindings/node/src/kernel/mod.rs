@@ -222,7 +222,7 @@ pub fn kernel_skipped(h: u32) -> napi::Result<std::collections::HashMap<String, 
 }
 
 /// The options the running kernel was started with, as the engine holds
-/// them (sizes in bytes or counts, times in ms; `maxRetries` null: never
+/// them (sizes in bytes or counts, times in ms; `maxRetries` absent: never
 /// gives up), or null when it does not run.
 #[napi(catch_unwind)]
 pub fn kernel_options(h: u32) -> napi::Result<Option<options::EngineOptions>> {

@@ -112,7 +112,7 @@ impl StartOptions {
 #[napi(object)]
 pub struct EngineOptions {
     pub retry: f64,
-    /// Null: never gives up.
+    /// Absent: never gives up.
     pub max_retries: Option<f64>,
     pub max_len: f64,
     pub max_queue_bytes: f64,
