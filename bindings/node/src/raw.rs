@@ -148,16 +148,15 @@ pub(crate) unsafe fn with_utf8<R>(
     Ok(f(&heap[..len.min(total)]))
 }
 
-/// Calls `f` with the elements of a Uint32Array.
+/// A typed array's kind, length (in elements) and data (null when
+/// empty), or `None` when `v` is not a typed array.
 ///
 /// # Safety
-/// `env` must be live and `v` a value of the current scope. The array must
-/// not be reachable from any other Rust reference during the call.
-pub(crate) unsafe fn with_u32_array<R>(
+/// `env` must be live and `v` a value of the current scope.
+unsafe fn typed_array(
     env: napi_env,
     v: napi_value,
-    f: impl FnOnce(&mut [u32]) -> R,
-) -> Result<R, String> {
+) -> Option<(sys::napi_typedarray_type, usize, *mut c_void)> {
     let mut kind = 0;
     let mut length = 0;
     let mut data = ptr::null_mut();
@@ -175,9 +174,24 @@ pub(crate) unsafe fn with_u32_array<R>(
             &mut offset,
         )
     };
-    if status != Status::napi_ok || kind != TypedarrayType::uint32_array {
+    (status == Status::napi_ok).then_some((kind, length, data))
+}
+
+/// Calls `f` with the elements of a Uint32Array.
+///
+/// # Safety
+/// `env` must be live and `v` a value of the current scope. The array must
+/// not be reachable from any other Rust reference during the call.
+pub(crate) unsafe fn with_u32_array<R>(
+    env: napi_env,
+    v: napi_value,
+    f: impl FnOnce(&mut [u32]) -> R,
+) -> Result<R, String> {
+    // SAFETY: caller's contract.
+    let Some((TypedarrayType::uint32_array, length, data)) = (unsafe { typed_array(env, v) })
+    else {
         return Err("`out` must be a Uint32Array".into());
-    }
+    };
     if length == 0 || data.is_null() {
         return Ok(f(&mut []));
     }
@@ -261,29 +275,12 @@ pub(crate) unsafe fn get_payload(env: napi_env, v: napi_value) -> Result<Payload
             })
         }?;
     }
-    let mut array_kind = 0;
-    let mut length = 0;
-    let mut data = std::ptr::null_mut();
-    let mut buffer = std::ptr::null_mut();
-    let mut offset = 0;
-    // SAFETY: caller's contract; all out-pointers are valid.
-    let status = unsafe {
-        sys::napi_get_typedarray_info(
-            env,
-            v,
-            &mut array_kind,
-            &mut length,
-            &mut data,
-            &mut buffer,
-            &mut offset,
-        )
-    };
-    if status != Status::napi_ok
-        || !(array_kind == TypedarrayType::uint8_array
-            || array_kind == TypedarrayType::uint8_clamped_array)
-    {
+    // SAFETY: caller's contract.
+    let Some((TypedarrayType::uint8_array | TypedarrayType::uint8_clamped_array, length, data)) =
+        (unsafe { typed_array(env, v) })
+    else {
         return Err("`data` must be JSON text or a Uint8Array".into());
-    }
+    };
     if length == 0 || data.is_null() {
         return Ok(Payload::Bytes(Bytes::new()));
     }
