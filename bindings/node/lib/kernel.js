@@ -92,7 +92,7 @@ class NetKernel extends EventEmitter {
     this._port = port;
     this._self = new Node(id, host, port);
     this._opts = constructorOptions(opts);
-    this._cookie = null;
+    this._cookie = this._opts.cookie || null;
     this._owner = new native.NativeKernel();
     this._h = this._owner.handle;
     this._state = STOPPED;
@@ -128,7 +128,9 @@ class NetKernel extends EventEmitter {
     if (!Number.isInteger(this._port) || this._port < 0 || this._port > 65535) {
       throw new TypeError("port must be an integer from 0 to 65535");
     }
-    const options = startOptions(this._opts, opts);
+    // The cookie set last (by the constructor, the setter or a start)
+    // applies unless this start gives one.
+    const options = startOptions({ ...this._opts, cookie: this._cookie }, opts);
     native.kernelStart(
       this._h,
       { ...options, id: this._id, host: this._host, port: this._port, cookie: options.cookie ?? undefined },
