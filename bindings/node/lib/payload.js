@@ -2,7 +2,7 @@
 
 // What a message carries, as the native kernel takes it: JSON text, or
 // bytes (a Buffer or any Uint8Array, sent as a Buffer). Readable streams
-// are streamed by the kernel (lib/kernel.js `_pipeOut`); `collect` gathers
+// are streamed by the kernel (out_stream.js `pipeOut`); `collect` gathers
 // one where a single Buffer is needed (multicall, before the kernel runs).
 
 const { Stream } = require("node:stream");
