@@ -160,7 +160,7 @@ async fn child(id: String, interval: u64) -> Result<(), Error> {
     out.write_all(format!("PORT {}\n", node.kernel().node().port()).as_bytes())
         .await?;
     out.flush().await?;
-    let mut events = node.gossip().subscribe();
+    let events = node.gossip().subscribe();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
@@ -169,7 +169,7 @@ async fn child(id: String, interval: u64) -> Result<(), Error> {
                 let words: Vec<&str> = line.split_whitespace().collect();
                 match words.as_slice() {
                     ["meet", peer, port] => {
-                        node.gossip().meet(&Node::new(*peer, "127.0.0.1", port.parse()?));
+                        node.gossip().meet(&Node::new(*peer, "127.0.0.1", port.parse()?))?;
                     }
                     ["minsert", list] => {
                         let mut nodes = vec![];
@@ -184,12 +184,12 @@ async fn child(id: String, interval: u64) -> Result<(), Error> {
                 }
             }
             event = events.recv() => match event {
-                Ok(GossipEvent::Process { new, .. }) => {
+                Some(GossipEvent::Process { new, .. }) => {
                     out.write_all(format!("RING {}\n", sorted_ids(&new)).as_bytes()).await?;
                     out.flush().await?;
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break,
+                Some(_) => {}
+                None => break,
             },
         }
     }
@@ -248,10 +248,10 @@ async fn run_inproc(n: usize, how: Formation, seed: u64, interval: u64) -> Resul
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
     for (i, x) in nodes.iter().enumerate() {
-        let mut events = x.gossip().subscribe();
+        let events = x.gossip().subscribe();
         let tx = tx.clone();
         tokio::spawn(async move {
-            while let Ok(e) = events.recv().await {
+            while let Some(e) = events.recv().await {
                 if let GossipEvent::Process { new, .. } = e {
                     if tx.send((i, sorted_ids(&new))).is_err() {
                         break;
@@ -263,9 +263,11 @@ async fn run_inproc(n: usize, how: Formation, seed: u64, interval: u64) -> Resul
     let node = |i: usize| nodes[i].kernel().node().clone();
     let t0 = Instant::now();
     match how.meets(n, seed) {
-        Some(meets) => meets
-            .into_iter()
-            .for_each(|(i, j)| nodes[i].gossip().meet(&node(j))),
+        Some(meets) => {
+            for (i, j) in meets {
+                nodes[i].gossip().meet(&node(j))?;
+            }
+        }
         None => {
             let all: Vec<Node> = (1..n).map(node).collect();
             nodes[0].gossip().minsert(&all, None)?;

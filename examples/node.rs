@@ -21,24 +21,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     println!("{id}: listening on 127.0.0.1:{port}, ring \"ring\", cookie \"cookie\"");
-    let mut events = node.gossip().subscribe();
+    let events = node.gossip().subscribe();
     for peer in args {
         let (peer_id, peer_port) = peer.split_once(':').ok_or(usage)?;
         node.gossip()
-            .meet(&Node::new(peer_id, "127.0.0.1", peer_port.parse()?));
+            .meet(&Node::new(peer_id, "127.0.0.1", peer_port.parse()?))?;
         println!("{id}: meeting {peer}");
     }
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             event = events.recv() => match event {
-                Ok(GossipEvent::Process { new, .. }) => {
+                Some(GossipEvent::Process { new, .. }) => {
                     let ids: Vec<&str> = new.nodes().iter().map(|n| n.id()).collect();
                     println!("{id}: ring is now {ids:?}");
                 }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break,
+                Some(_) => {}
+                None => break,
             },
         }
     }

@@ -20,7 +20,9 @@
  *   given as pointer + length. JSON goes in and out as UTF-8 JSON text.
  * Ownership: a `notp_xxx_t **out` parameter hands you a handle you own and
  *   release with the matching notp_xxx_free(); a `char **out` parameter hands
- *   you a string you release with notp_string_free().
+ *   you a string you release with notp_string_free(). Only those are
+ *   freed: what comes `const` is lent, and the _free functions take no
+ *   `const` pointer (do not cast one away to free it).
  * Borrowing: a `const notp_node_t **out` parameter lends you a node that
  *   stays owned by its container. A node borrowed from a ring dies at the
  *   ring's next mutation or free; one borrowed from a list or an iterator
@@ -45,13 +47,14 @@
  *   threads at once; notp_kernel_free() / notp_cluster_free() must be its
  *   last use. Servers and deferred replies are used by one thread at a
  *   time, any thread.
- * Callbacks (notp_message_cb, notp_reply_cb, notp_ring_change_cb,
- *   notp_ring_leave_cb) run on engine threads, never on the thread that
- *   registered the server or callback or made the call. One server's
- *   callback runs for one message at a time, in arrival order; one cluster
- *   node's ring callbacks run one at a time, in the order of its ring's
- *   events; other servers' and nodes' callbacks and call completions may
- *   run at the same time on other engine threads. Keep callbacks short:
+ * Callbacks (notp_message_cb, notp_reply_cb and the ring callbacks
+ *   notp_ring_change_cb, _leave_cb, _conflict_cb, _send_cb, _close_cb) run
+ *   on engine threads, never on the thread that registered the server or
+ *   callback or made the call. One server's callback runs for one message
+ *   at a time, in arrival order; one cluster node's ring callbacks run one
+ *   at a time, in the order of its ring's events; other servers' and
+ *   nodes' callbacks and call completions may run at the same time on
+ *   other engine threads. Keep callbacks short:
  *   while one runs it holds an engine thread. To answer after doing slow
  *   work, take the answer with notp_request_defer() and send it from your
  *   own thread.
@@ -70,9 +73,9 @@
  *   other from their ring callbacks.
  * Lifetimes: a notp_request_t, and everything it lends, is valid only until
  *   the callback that received it returns; the strings given to a
- *   notp_reply_cb, and the rings given to a notp_ring_change_cb or
- *   notp_ring_leave_cb, likewise. Copy what you keep. `user_data` is passed
- *   back untouched (libnotp never reads or frees it): what it points to
+ *   notp_reply_cb, and the rings and clocks given to the ring callbacks,
+ *   likewise. Copy what you keep. `user_data` is passed back untouched
+ *   (libnotp never reads or frees it): what it points to
  *   must stay valid until the callback's last run (a server's: until
  *   notp_server_free() returns; a call's: its one run; a ring callback's:
  *   until it is replaced or unregistered, or notp_cluster_stop() returns)
@@ -245,6 +248,55 @@ typedef void (*notp_reply_cb)(void *user_data,
                               const char *reply_json,
                               const char *error_message);
 
+// Runs on an engine thread when the membership of the node's ring changes
+// (the original's `process(oldRing, newRing)` event): nodes joined, left
+// or changed weight, by a local call or by gossip. Both rings are lent for
+// the duration of the call only (notp_chash_clone() keeps one).
+typedef void (*notp_ring_change_cb)(void *user_data,
+                                    const notp_chash_t *old_ring,
+                                    const notp_chash_t *new_ring);
+
+// Runs on an engine thread when the node leaves its ring (the original's
+// `leave(ring)` event): `ring` is the ring it told the others, without
+// itself, lent for the duration of the call only.
+typedef void (*notp_ring_leave_cb)(void *user_data, const notp_chash_t *ring);
+
+// Runs on an engine thread when a ring received from another node was
+// concurrent with this node's (the original's `conflict(ring, clock)`
+// event): the received ring and clock, lent for the duration of the call
+// only. The two rings are reconciled; a ring-change callback follows if
+// the membership changed.
+typedef void (*notp_ring_conflict_cb)(void *user_data,
+                                      const notp_chash_t *ring,
+                                      const notp_vclock_t *clock);
+
+// Runs on an engine thread for every gossip message the node sends (the
+// original's `send(clock, "ring", ring)` event): the clock and ring sent,
+// lent for the duration of the call only. Every period sends some.
+typedef void (*notp_ring_send_cb)(void *user_data,
+                                  const notp_vclock_t *clock,
+                                  const notp_chash_t *ring);
+
+// Runs on an engine thread once the node is out of any ring (the
+// original's `close` event), after the leave callback.
+typedef void (*notp_ring_close_cb)(void *user_data);
+
+// How many of a node's ring events its callbacks did not get one by one
+// (notp_cluster_event_counts()): they fell behind by more than
+// `opts->event_backlog` events.
+typedef struct {
+  // Ring changes merged into the one before them.
+  uint64_t coalesced;
+  // Send events dropped.
+  uint64_t dropped_sends;
+  // Conflict events dropped.
+  uint64_t dropped_conflicts;
+  // Leave events dropped.
+  uint64_t dropped_leaves;
+  // Close events dropped.
+  uint64_t dropped_closes;
+} notp_ring_event_counts_t;
+
 // How a cluster node connects, gossips and persists. Start from
 // notp_cluster_options_default(), or from all zeros: every numeric field
 // set to 0 takes its default.
@@ -255,7 +307,8 @@ typedef struct {
   notp_kernel_options_t kernel;
   // Virtual nodes per node inserted without a weight (default 3).
   uint32_t rfactor;
-  // Neighbours notp_cluster_find() adds to a key's owner (default 2).
+  // Neighbours notp_cluster_find() adds to a key's owner when no size
+  // is given (default 2).
   uint32_t pfactor;
   // Gossip period in milliseconds: every period the node sends its ring
   // to two members and retries unfinished meets (default 1000).
@@ -274,20 +327,11 @@ typedef struct {
   // Periods a removed node is remembered, so that gossip still holding
   // it does not bring it back (default 600).
   uint32_t tombstone_polls;
+  // Ring events waiting for this node's callbacks (default 1024): past
+  // that, ring changes collapse into one and other events are dropped
+  // (see notp_cluster_on_ring_change()).
+  size_t event_backlog;
 } notp_cluster_options_t;
-
-// Runs on an engine thread when the membership of the node's ring changes
-// (the original's `process(oldRing, newRing)` event): nodes joined, left
-// or changed weight, by a local call or by gossip. Both rings are lent for
-// the duration of the call only (notp_chash_clone() keeps one).
-typedef void (*notp_ring_change_cb)(void *user_data,
-                                    const notp_chash_t *old_ring,
-                                    const notp_chash_t *new_ring);
-
-// Runs on an engine thread when the node leaves its ring (the original's
-// `leave(ring)` event): `ring` is the ring it told the others, without
-// itself, lent for the duration of the call only.
-typedef void (*notp_ring_leave_cb)(void *user_data, const notp_chash_t *ring);
 
 #ifdef __cplusplus
 extern "C" {
@@ -638,7 +682,8 @@ notp_status_t notp_kernel_stop(const notp_kernel_t *kernel);
 
 // Stops the kernel if it runs, and releases the handle. Servers and
 // deferred replies made from it stay valid until freed themselves. NULL is
-// ignored.
+// ignored, and so is a kernel lent by notp_cluster_kernel() (its cluster
+// node owns it).
 void notp_kernel_free(notp_kernel_t *kernel);
 
 // Lends the kernel's own node (with the port actually bound), valid until
@@ -882,104 +927,65 @@ notp_status_t notp_stream_fail(notp_stream_t *stream, const char *message);
 // ignored.
 void notp_stream_free(notp_stream_t *stream);
 
-// The default options: the kernel's defaults (see
-// notp_kernel_options_default()), 3 virtual nodes per node, 2 neighbours,
-// gossip every 1000 ms, no flush path, and the limits documented on each
-// field.
-notp_cluster_options_t notp_cluster_options_default(void);
+// Registers `callback(user_data, old_ring, new_ring)` to run on an engine
+// thread whenever the ring's membership changes, replacing any earlier
+// one; a NULL `callback` unregisters it. Callbacks of one node run one at
+// a time, in the order of the ring's events. Should they fall behind by
+// more than `opts->event_backlog` events, nothing blocks and no change is
+// lost: changes not yet run merge into one, from the ring last reported
+// to the ring now (so the last change run always ends at the current
+// ring), while send, then conflict, then leave and close events are
+// dropped, oldest first (notp_cluster_event_counts() counts them). Once
+// this returns the earlier callback is not running and never runs again,
+// so its user data may be released (called inside that callback, the run
+// in progress finishes). `user_data` may be NULL; it must stay valid until
+// the callback is replaced, unregistered, or the node stopped.
+// NOTP_ERR_STOPPED when registering on a stopped node.
+notp_status_t notp_cluster_on_ring_change(const notp_cluster_t *cluster,
+                                          notp_ring_change_cb callback,
+                                          void *user_data);
 
-// Starts a cluster node `id` listening on `host`:`port` (port 0 picks a
-// free port; notp_cluster_port() tells which), signing its messages with
-// `cookie` (NULL or "": none), member of ring `ring_id`: alone in it until
-// it meets others (notp_cluster_meet()) or they meet it. With
-// `opts->flush_path`, state saved there is loaded first; a saved ring of
-// another id is NOTP_ERR_INVALID_ARGUMENT. `opts` may be NULL for the
-// defaults. Blocks until the port is bound; not allowed inside callbacks
-// (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when the address cannot be
-// bound; NOTP_ERR_NAME_TAKEN when `ring_id` is "command" (the CLI's
-// server). Release the node with notp_cluster_free().
-notp_status_t notp_cluster_start(const char *id,
-                                 const char *host,
-                                 uint16_t port,
-                                 const char *cookie,
-                                 const char *ring_id,
-                                 const notp_cluster_options_t *opts,
-                                 notp_cluster_t **out);
+// Registers `callback(user_data, ring)` to run on an engine thread when
+// the node leaves its ring by notp_cluster_leave() (not by
+// notp_cluster_stop(), which unregisters first). As
+// notp_cluster_on_ring_change() otherwise.
+notp_status_t notp_cluster_on_leave(const notp_cluster_t *cluster,
+                                    notp_ring_leave_cb callback,
+                                    void *user_data);
 
-// Stops the node as the original's stop does: unregisters the ring
-// callbacks, leaves the ring (telling two members, so the others drop this
-// node), saves the state to the flush path if one is set, and stops the
-// kernel (as notp_kernel_stop()). Once it returns no ring callback of this
-// node runs any more (not even for this leave) and its user data may be
-// released; called inside one of them, that run finishes and no other
-// starts. Later changes (meet, insert, ...) fail with NOTP_ERR_STOPPED;
-// the ring can still be read. Does not block on the network; stopping
-// twice is harmless.
-notp_status_t notp_cluster_stop(const notp_cluster_t *cluster);
+// Registers `callback(user_data, ring, clock)` to run on an engine thread
+// when a concurrent ring arrives (see notp_ring_conflict_cb). As
+// notp_cluster_on_ring_change() otherwise.
+notp_status_t notp_cluster_on_conflict(const notp_cluster_t *cluster,
+                                       notp_ring_conflict_cb callback,
+                                       void *user_data);
 
-// Stops the node if it runs (see notp_cluster_stop()) and releases the
-// handle; the kernel it lent dies with it, while servers registered on
-// that kernel stay valid until freed themselves. Must be the handle's
-// last use. NULL is ignored.
-void notp_cluster_free(notp_cluster_t *cluster);
+// Registers `callback(user_data, clock, ring)` to run on an engine thread
+// for every gossip message sent (see notp_ring_send_cb). Send events are
+// only produced while one is registered. As notp_cluster_on_ring_change()
+// otherwise.
+notp_status_t notp_cluster_on_send(const notp_cluster_t *cluster,
+                                   notp_ring_send_cb callback,
+                                   void *user_data);
 
-// Lends the node's kernel, valid until notp_cluster_free(): register
-// servers on it (notp_kernel_register()) and make calls with it as with
-// any kernel. It belongs to the cluster node: never pass it to
-// notp_kernel_free(); prefer notp_cluster_stop() to notp_kernel_stop(),
-// which stops the network but not the gossip.
-notp_status_t notp_cluster_kernel(const notp_cluster_t *cluster, const notp_kernel_t **out);
+// Registers `callback(user_data)` to run on an engine thread once the
+// node is out of any ring, after its leave callback (not after
+// notp_cluster_stop(), which unregisters first). As
+// notp_cluster_on_ring_change() otherwise.
+notp_status_t notp_cluster_on_close(const notp_cluster_t *cluster,
+                                    notp_ring_close_cb callback,
+                                    void *user_data);
 
-// Lends the node itself (with the port actually bound), valid until
-// notp_cluster_free(): what other nodes pass to notp_cluster_meet().
-notp_status_t notp_cluster_node(const notp_cluster_t *cluster, const notp_node_t **out);
-
-// The port the node listens on.
-notp_status_t notp_cluster_port(const notp_cluster_t *cluster, uint16_t *out);
-
-// A copy of the id of the ring the node belongs to. NOTP_ERR_NOT_FOUND
-// after it left (notp_cluster_leave()) and until it joins one. Release it
-// with notp_string_free().
-notp_status_t notp_cluster_ring_id(const notp_cluster_t *cluster, char **out);
-
-// A copy of the actor of the node's latest ring change (the vector clock
-// entry it last counted). NOTP_ERR_NOT_FOUND before the first change.
-// Release it with notp_string_free().
-notp_status_t notp_cluster_actor(const notp_cluster_t *cluster, char **out);
-
-// A copy of the node's ring as it is now, independent of later changes.
-// Release it with notp_chash_free().
-notp_status_t notp_cluster_ring(const notp_cluster_t *cluster, notp_chash_t **out);
-
-// The node's ring as JSON text, as notp_chash_to_json() writes it (what
-// the CLI's `inspect` shows). Release it with notp_string_free().
-notp_status_t notp_cluster_ring_json(const notp_cluster_t *cluster, char **out);
-
-// A copy of the ring's vector clock. Release it with notp_vclock_free().
-notp_status_t notp_cluster_vclock(const notp_cluster_t *cluster, notp_vclock_t **out);
-
-// The nodes that hold `key` (`key_len` bytes): its owner, then the
-// owner's pfactor successors (the original's `find`). Release the list
-// with notp_node_list_free().
-notp_status_t notp_cluster_find(const notp_cluster_t *cluster,
-                                const uint8_t *key,
-                                size_t key_len,
-                                notp_node_list_t **out);
-
-// Up to `range` distinct nodes (0 or negative: pfactor + 1), starting
-// with the owner of `key` (`key_len` bytes) and going clockwise (the
-// original's `range`). Release the list with notp_node_list_free().
-notp_status_t notp_cluster_range(const notp_cluster_t *cluster,
-                                 const uint8_t *key,
-                                 size_t key_len,
-                                 int64_t range,
-                                 notp_node_list_t **out);
+// How many ring events this node's callbacks missed one by one since it
+// started: changes merged, and events of each other kind dropped (see
+// notp_cluster_on_ring_change()).
+notp_status_t notp_cluster_event_counts(const notp_cluster_t *cluster,
+                                        notp_ring_event_counts_t *out);
 
 // Meets `node` (copied): sends it this node's ring and keeps doing so
 // every gossip period until it answers, so the two rings merge (both
 // nodes then run the ring-change callback). Meeting a node already in the
-// ring, or itself, does nothing. Returns at once; NOTP_ERR_STOPPED on a
-// stopped node.
+// ring, or itself, does nothing. Returns at once.
 notp_status_t notp_cluster_meet(const notp_cluster_t *cluster, const notp_node_t *node);
 
 // Inserts a copy of `node` with `weight` virtual nodes (0: the ring's
@@ -1013,42 +1019,133 @@ notp_status_t notp_cluster_mremove(const notp_cluster_t *cluster,
                                    size_t count);
 
 // Leaves the ring: tells two members the ring without this node (so the
-// others drop it), runs the leave callback, and starts over alone in no
-// ring (notp_cluster_ring_id() is then NOTP_ERR_NOT_FOUND) until
-// notp_cluster_join(). The kernel keeps running. Leaving when in no ring
-// does nothing.
+// others drop it), runs the leave callback, then the close callback, and
+// starts over alone in no ring (notp_cluster_ring_id() is then
+// NOTP_ERR_NOT_FOUND) until notp_cluster_join(). The kernel keeps running.
+// Leaving when in no ring does nothing.
 notp_status_t notp_cluster_leave(const notp_cluster_t *cluster);
 
 // Joins ring `ring_id` (after a leave), alone until it meets others.
-// NOTP_ERR_INVALID_ARGUMENT when the node already belongs to a ring.
+// NOTP_ERR_INVALID_ARGUMENT when the node already belongs to a ring,
+// NOTP_ERR_NAME_TAKEN when a server of that name runs on its kernel.
 notp_status_t notp_cluster_join(const notp_cluster_t *cluster, const char *ring_id);
 
 // Gossips now what every period gossips: the ring, to two members.
 notp_status_t notp_cluster_poll(const notp_cluster_t *cluster);
 
-// Registers `callback(user_data, old_ring, new_ring)` to run on an engine
-// thread whenever the ring's membership changes, replacing any earlier
-// one; a NULL `callback` unregisters it. Callbacks of one node run one at
-// a time, in the order of the changes. Should they fall far behind (the
-// engine buffers 1024 events, gossip messages included), the changes
-// missed are reported as one, from the last ring reported to the ring as
-// it is then. Once this returns the earlier callback is not running and
-// never runs again, so its user data may be released (called inside that
-// callback, the run in progress finishes). `user_data` may be NULL; it
-// must stay valid until the callback is replaced, unregistered, or the
-// node stopped. NOTP_ERR_STOPPED when registering on a stopped node.
-notp_status_t notp_cluster_on_ring_change(const notp_cluster_t *cluster,
-                                          notp_ring_change_cb callback,
-                                          void *user_data);
+// Saves the node's state to `opts->flush_path` now (what every flush
+// period does); nothing without a flush path, or before the ring first
+// changed. NOTP_ERR_INVALID_ARGUMENT when the file cannot be written (the
+// message says why). Also allowed on a stopped node.
+notp_status_t notp_cluster_flush(const notp_cluster_t *cluster);
 
-// Registers `callback(user_data, ring)` to run on an engine thread when
-// the node leaves its ring by notp_cluster_leave() (not by
-// notp_cluster_stop(), which unregisters first). As
-// notp_cluster_on_ring_change() otherwise, except that a leave can go
-// unreported when the callbacks fall more than 1024 events behind.
-notp_status_t notp_cluster_on_leave(const notp_cluster_t *cluster,
-                                    notp_ring_leave_cb callback,
-                                    void *user_data);
+// Restores the state saved at `opts->flush_path` (as at start, but
+// without checking the ring id) and connects to its members. Nothing
+// without a flush path or a file there; NOTP_ERR_INVALID_ARGUMENT for a
+// file that is not a saved state.
+notp_status_t notp_cluster_load(const notp_cluster_t *cluster);
+
+// The default options: the kernel's defaults (see
+// notp_kernel_options_default()), 3 virtual nodes per node, 2 neighbours,
+// gossip every 1000 ms, no flush path, and the limits documented on each
+// field.
+notp_cluster_options_t notp_cluster_options_default(void);
+
+// Starts a cluster node `id` listening on `host`:`port` (port 0 picks a
+// free port; notp_cluster_port() tells which), signing its messages with
+// `cookie` (NULL or "": none), member of ring `ring_id`: alone in it until
+// it meets others (notp_cluster_meet()) or they meet it. With
+// `opts->flush_path`, state saved there is loaded first (and its members
+// connected to); a saved ring of another id is NOTP_ERR_INVALID_ARGUMENT.
+// `opts` may be NULL for the defaults. Blocks until the port is bound; not
+// allowed inside callbacks (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when
+// the address cannot be bound; NOTP_ERR_NAME_TAKEN when `ring_id` is
+// "command" (the CLI's server). A failed start leaves nothing running.
+// Release the node with notp_cluster_free().
+notp_status_t notp_cluster_start(const char *id,
+                                 const char *host,
+                                 uint16_t port,
+                                 const char *cookie,
+                                 const char *ring_id,
+                                 const notp_cluster_options_t *opts,
+                                 notp_cluster_t **out);
+
+// Stops the node as the original's stop does: unregisters the ring
+// callbacks, leaves the ring (telling two members, so the others drop this
+// node), saves the state to the flush path if one is set, and stops the
+// kernel (as notp_kernel_stop()). Once it returns no ring callback of this
+// node runs any more (not even for this leave) and its user data may be
+// released; called inside one of them, that run finishes and no other
+// starts. Later changes (meet, insert, ...) fail with NOTP_ERR_STOPPED;
+// the ring can still be read. Does not block on the network; stopping
+// twice is harmless.
+notp_status_t notp_cluster_stop(const notp_cluster_t *cluster);
+
+// Whether the node is stopped: by notp_cluster_stop(), or because its
+// kernel was stopped (notp_kernel_stop() on the lent kernel). A stopped
+// node refuses changes with NOTP_ERR_STOPPED and runs no callback.
+notp_status_t notp_cluster_is_stopped(const notp_cluster_t *cluster, bool *out);
+
+// Stops the node if it runs (see notp_cluster_stop()) and releases the
+// handle; the kernel it lent dies with it, while servers registered on
+// that kernel stay valid until freed themselves. Must be the handle's
+// last use. NULL is ignored.
+void notp_cluster_free(notp_cluster_t *cluster);
+
+// Lends the node's kernel, valid until notp_cluster_free(): register
+// servers on it (notp_kernel_register()) and make calls with it as with
+// any kernel. It belongs to the cluster node: never pass it to
+// notp_kernel_free() (which ignores it); prefer notp_cluster_stop() to
+// notp_kernel_stop(), which stops the node's gossip too but without
+// leaving its ring.
+notp_status_t notp_cluster_kernel(const notp_cluster_t *cluster, const notp_kernel_t **out);
+
+// Lends the node itself (with the port actually bound), valid until
+// notp_cluster_free(): what other nodes pass to notp_cluster_meet().
+notp_status_t notp_cluster_node(const notp_cluster_t *cluster, const notp_node_t **out);
+
+// The port the node listens on.
+notp_status_t notp_cluster_port(const notp_cluster_t *cluster, uint16_t *out);
+
+// A copy of the id of the ring the node belongs to. NOTP_ERR_NOT_FOUND
+// after it left (notp_cluster_leave()) and until it joins one. Release it
+// with notp_string_free().
+notp_status_t notp_cluster_ring_id(const notp_cluster_t *cluster, char **out);
+
+// A copy of the actor of the node's latest ring change (the vector clock
+// entry it last counted). NOTP_ERR_NOT_FOUND before the first change.
+// Release it with notp_string_free().
+notp_status_t notp_cluster_actor(const notp_cluster_t *cluster, char **out);
+
+// A copy of the node's ring as it is now, independent of later changes.
+// Release it with notp_chash_free().
+notp_status_t notp_cluster_ring(const notp_cluster_t *cluster, notp_chash_t **out);
+
+// The node's ring as JSON text, as notp_chash_to_json() writes it (what
+// the CLI's `inspect` shows). Release it with notp_string_free().
+notp_status_t notp_cluster_ring_json(const notp_cluster_t *cluster, char **out);
+
+// A copy of the ring's vector clock. Release it with notp_vclock_free().
+notp_status_t notp_cluster_vclock(const notp_cluster_t *cluster, notp_vclock_t **out);
+
+// The nodes that hold `key` (`key_len` bytes): its owner, then the
+// owner's `size` successors (0 or negative: the ring's pfactor), as the
+// original's `find(key, size)`. Release the list with
+// notp_node_list_free().
+notp_status_t notp_cluster_find(const notp_cluster_t *cluster,
+                                const uint8_t *key,
+                                size_t key_len,
+                                int64_t size,
+                                notp_node_list_t **out);
+
+// Up to `range` distinct nodes (0 or negative: pfactor + 1), starting
+// with the owner of `key` (`key_len` bytes) and going clockwise (the
+// original's `range`). Release the list with notp_node_list_free().
+notp_status_t notp_cluster_range(const notp_cluster_t *cluster,
+                                 const uint8_t *key,
+                                 size_t key_len,
+                                 int64_t range,
+                                 notp_node_list_t **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use notp::cluster::{ClusterNode, ClusterOptions, GossipEvent};
+use notp::cluster::{
+    Attach, ClusterError, ClusterNode, ClusterOptions, GossipEvent, GossipEvents, GossipRing,
+    Restore, SavedState,
+};
 use notp::gossip::GossipOptions;
-use notp::net::KernelOptions;
+use notp::net::{Kernel, KernelOptions};
 use notp::Node;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,10 +42,10 @@ async fn start(id: &str, o: ClusterOptions) -> ClusterNode {
 fn events(nodes: &[ClusterNode]) -> mpsc::UnboundedReceiver<()> {
     let (tx, rx) = mpsc::unbounded_channel();
     for n in nodes {
-        let mut sub = n.gossip().subscribe();
+        let sub = n.gossip().subscribe();
         let tx = tx.clone();
         tokio::spawn(async move {
-            while sub.recv().await.is_ok() || !tx.is_closed() {
+            while sub.recv().await.is_some() {
                 if tx.send(()).is_err() {
                     break;
                 }
@@ -89,7 +92,7 @@ async fn the_brief_walkthrough() {
     let bar_node = bar.kernel().node().clone();
 
     // meet: eventually both rings hold both nodes.
-    foo.gossip().meet(&bar_node);
+    foo.gossip().meet(&bar_node).unwrap();
     assert!(
         until(&mut rx, 10, || ids(&foo) == ["bar", "foo"]
             && ids(&bar) == ["bar", "foo"])
@@ -97,7 +100,7 @@ async fn the_brief_walkthrough() {
     );
 
     // remove, then insert again.
-    foo.gossip().remove(&bar_node);
+    foo.gossip().remove(&bar_node).unwrap();
     assert!(!foo.gossip().ring().is_defined("bar"));
     // bar keeps gossiping to foo, and foo tells it it was removed.
     assert!(
@@ -109,10 +112,10 @@ async fn the_brief_walkthrough() {
     assert!(until(&mut rx, 10, || ids(&bar) == ["bar", "foo"]).await);
 
     // leave: a leave event, a ring of one, no ring id; join again.
-    let mut leave = foo.gossip().subscribe();
-    foo.gossip().leave();
+    let leave = foo.gossip().subscribe();
+    foo.gossip().leave().unwrap();
     let mut left = false;
-    while let Ok(Ok(e)) = tokio::time::timeout(Duration::from_secs(5), leave.recv()).await {
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(5), leave.recv()).await {
         if matches!(e, GossipEvent::Leave { .. }) {
             left = true;
         }
@@ -141,8 +144,8 @@ async fn converges(n: usize, formation: &str) {
     let mut rx = events(&nodes);
     let node = |i: usize| nodes[i].kernel().node().clone();
     match formation {
-        "star" => (1..n).for_each(|j| nodes[0].gossip().meet(&node(j))),
-        "chain" => (0..n - 1).for_each(|i| nodes[i].gossip().meet(&node(i + 1))),
+        "star" => (1..n).for_each(|j| nodes[0].gossip().meet(&node(j)).unwrap()),
+        "chain" => (0..n - 1).for_each(|i| nodes[i].gossip().meet(&node(i + 1)).unwrap()),
         "random" => {
             let mut seed = 0x2545_f491_4f6c_dd1du64 ^ n as u64;
             for (i, x) in nodes.iter().enumerate().skip(1) {
@@ -150,7 +153,7 @@ async fn converges(n: usize, formation: &str) {
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 let j = (seed % i as u64) as usize;
-                x.gossip().meet(&node(j));
+                x.gossip().meet(&node(j)).unwrap();
             }
         }
         _ => {
@@ -190,7 +193,7 @@ async fn a_live_node_removed_from_a_cluster_stays_out() {
     nodes[0].gossip().minsert(&all, None).unwrap();
     assert!(until(&mut rx, 20, || nodes.iter().all(|x| ids(x).len() == 5)).await);
     // n4 is alive and keeps gossiping its ring, which still holds it.
-    nodes[0].gossip().remove(&node(4));
+    nodes[0].gossip().remove(&node(4)).unwrap();
     let out = ["n0", "n1", "n2", "n3"];
     assert!(
         until(&mut rx, 20, || nodes[..4].iter().all(|x| ids(x) == out)
@@ -201,7 +204,7 @@ async fn a_live_node_removed_from_a_cluster_stays_out() {
     );
     // More rounds of gossip from everyone: nothing brings it back.
     for x in &nodes {
-        x.gossip().poll();
+        x.gossip().poll().unwrap();
     }
     let back = until(&mut rx, 1, || nodes[..4].iter().any(|x| ids(x) != out)).await;
     assert!(
@@ -397,7 +400,9 @@ async fn our_gossip_frames_have_the_captured_structure() {
     a.gossip()
         .insert(&Node::new("node_c", "127.0.0.1", 1), None)
         .unwrap();
-    a.gossip().meet(&Node::new("node_b", "127.0.0.1", port));
+    a.gossip()
+        .meet(&Node::new("node_b", "127.0.0.1", port))
+        .unwrap();
     let (mut sock, _) = listener.accept().await.unwrap();
     let frame = common::read_frames(&mut sock, 1).await.remove(0);
     assert!(common::original_accepts(
@@ -494,7 +499,10 @@ async fn state_survives_a_restart_and_corruption_is_an_error() {
         o.clone(),
     )
     .await;
-    assert!(wrong.unwrap_err().to_string().contains("\"ring\""));
+    assert_eq!(
+        wrong.unwrap_err().to_string(),
+        "Loaded ring ID 'ring' does not match 'other'"
+    );
 
     std::fs::write(&path, "{not json").unwrap();
     let err = ClusterNode::start(Node::new("foo", "127.0.0.1", 0), "cookie", "ring", o)
@@ -502,4 +510,207 @@ async fn state_survives_a_restart_and_corruption_is_an_error() {
         .unwrap_err();
     assert!(err.to_string().contains("invalid JSON blob"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every event left, up to the end of the subscription.
+async fn rest(events: &GossipEvents) -> Vec<GossipEvent> {
+    let mut out = vec![];
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+        out.push(e);
+    }
+    out
+}
+
+async fn kernel(id: &str) -> Kernel {
+    Kernel::start(Node::new(id, "127.0.0.1", 0), opts(100).kernel)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ring_attaches_to_a_running_kernel_and_detaches_from_it() {
+    let k = kernel("att").await;
+    let node = ClusterNode::attach(&k, "ring", opts(100).gossip).unwrap();
+    assert!(k.is_registered("ring") && k.is_registered("command"));
+    assert_eq!(node.gossip().ring_id().as_deref(), Some("ring"));
+    let events = node.gossip().subscribe();
+    events.want_sends(false);
+    node.gossip()
+        .insert(&Node::new("x", "127.0.0.1", 1), None)
+        .unwrap();
+
+    node.detach();
+    assert!(
+        node.is_stopped() && !k.is_stopped(),
+        "the kernel keeps running"
+    );
+    assert!(!k.is_registered("ring") && !k.is_registered("command"));
+    // The events queued before the stop, then the end.
+    let seen = rest(&events).await;
+    assert!(
+        matches!(seen.first(), Some(GossipEvent::Process { .. })),
+        "{seen:?}"
+    );
+    assert!(matches!(seen.last(), Some(GossipEvent::Close)), "{seen:?}");
+    assert!(events.is_over());
+    // One notion of stopped: every change is refused the same way.
+    let x = Node::new("y", "127.0.0.1", 2);
+    assert!(matches!(node.gossip().meet(&x), Err(ClusterError::Stopped)));
+    assert!(matches!(
+        node.gossip().insert(&x, None),
+        Err(ClusterError::Stopped)
+    ));
+    assert!(matches!(
+        node.gossip().join("again"),
+        Err(ClusterError::Stopped)
+    ));
+    assert!(matches!(node.gossip().leave(), Err(ClusterError::Stopped)));
+    assert_eq!(
+        node.gossip().subscribe().recv().await,
+        None,
+        "ended at once"
+    );
+    // The name is free again for a new ring on the same kernel.
+    let again = ClusterNode::attach(&k, "ring", opts(100).gossip).unwrap();
+    again.stop();
+    assert!(k.is_stopped());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_kernel_stops_its_ring() {
+    let node = start("under", opts(50)).await;
+    let events = node.gossip().subscribe();
+    node.kernel().stop();
+    assert!(node.is_stopped());
+    assert!(matches!(node.gossip().poll(), Err(ClusterError::Stopped)));
+    assert_eq!(rest(&events).await, [], "the subscription ends");
+    assert_eq!(
+        node.gossip().ring_id().as_deref(),
+        Some("ring"),
+        "still readable"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attach_undoes_everything_it_did() {
+    let k = kernel("undo").await;
+    // The command server's own name as the ring: the ring is served, then
+    // the command server cannot start.
+    let err = ClusterNode::attach(&k, "command", opts(100).gossip).unwrap_err();
+    assert!(
+        matches!(err, ClusterError::Net(notp::net::NetError::NameTaken(_))),
+        "{err}"
+    );
+    assert!(
+        !k.is_registered("command"),
+        "the ring's server was unregistered"
+    );
+    assert!(!k.is_stopped(), "a kernel it did not start keeps running");
+    // Without a command server the same ring attaches.
+    let gossip = GossipRing::new(&k, opts(100).gossip);
+    let how = Attach {
+        command_server: false,
+        ..Attach::default()
+    };
+    let node = ClusterNode::attach_ring(gossip, "command", how).unwrap();
+    node.stop();
+
+    // A start whose attach fails stops the kernel it started.
+    let err = ClusterNode::start(Node::new("cmd", "127.0.0.1", 0), "", "command", opts(100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClusterError::Net(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_read_before_the_start_is_not_read_again() {
+    let dir = std::env::temp_dir().join(format!("notp-restore-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ring.json");
+    let mut o = opts(100);
+    o.gossip.flush_path = Some(path.clone());
+    let first = start("rs", o.clone()).await;
+    first
+        .gossip()
+        .insert(&Node::new("member", "127.0.0.1", 1), Some(2))
+        .unwrap();
+    first.gossip().flush().unwrap();
+    let saved_ring = first.gossip().ring();
+    first.kernel().stop();
+
+    let k = kernel("rs").await;
+    let saved = SavedState::read(&o.gossip, k.node()).unwrap().unwrap();
+    // Corrupt now: an attach that read the file again would fail.
+    std::fs::write(&path, "{not json").unwrap();
+    let gossip = GossipRing::new(&k, o.gossip.clone());
+    let how = Attach {
+        restore: Restore::Read(Some(saved.clone())),
+        ..Attach::default()
+    };
+    let wrong = ClusterNode::attach_ring(gossip, "other", how.clone()).unwrap_err();
+    assert!(matches!(wrong, ClusterError::WrongRing { .. }), "{wrong}");
+    let node =
+        ClusterNode::attach_ring(GossipRing::new(&k, o.gossip.clone()), "ring", how).unwrap();
+    assert_eq!(node.gossip().ring(), saved_ring);
+    assert!(
+        k.is_connected(&Node::new("member", "127.0.0.1", 1)),
+        "members are connected"
+    );
+    k.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_subscriber_gets_every_change_collapsed_and_the_final_ring() {
+    let mut o = opts(100);
+    o.gossip.event_backlog = 4;
+    let node = start("slow", o).await;
+    let before = node.gossip().ring();
+    let events = node.gossip().subscribe();
+    let members: Vec<Node> = (0..60)
+        .map(|i| Node::new(format!("m{i}"), "127.0.0.1", 1000 + i))
+        .collect();
+    for (i, n) in members.iter().enumerate() {
+        node.gossip().insert(n, None).unwrap();
+        if i % 3 == 0 {
+            node.gossip().remove(n).unwrap();
+        }
+    }
+    let now = node.gossip().ring();
+    let changes: Vec<_> = std::iter::from_fn(|| events.try_recv())
+        .filter_map(|e| match e {
+            GossipEvent::Process { old, new } => Some((old, new)),
+            _ => None,
+        })
+        .collect();
+    // Gossip messages (sends) went first; the changes collapsed into a
+    // chain from the ring before to the ring now.
+    assert!(
+        !changes.is_empty() && changes.len() <= 4,
+        "{}",
+        changes.len()
+    );
+    assert_eq!(changes[0].0, before);
+    assert_eq!(changes[changes.len() - 1].1, now);
+    assert!(changes.windows(2).all(|w| w[0].1 == w[1].0));
+    let counts = events.counts();
+    assert!(
+        counts.coalesced >= 60 && counts.dropped_sends > 0,
+        "{counts:?}"
+    );
+    // find honours its size, on the live ring.
+    let owner = now.find("user:1").unwrap().clone();
+    assert_eq!(
+        node.gossip().find("user:1", Some(0)),
+        std::slice::from_ref(&owner)
+    );
+    let five = node.gossip().find(b"user:1", Some(5));
+    assert_eq!(five.len(), 6);
+    assert_eq!(five[0], owner);
+    assert_eq!(
+        node.gossip().find("user:1", None).len(),
+        3,
+        "owner + pfactor"
+    );
+    node.stop();
 }

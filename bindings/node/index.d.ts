@@ -396,6 +396,8 @@ export interface GossipOpts {
   meetRetries?: number;
   /** Gossip rounds a removal is remembered for (600). */
   tombstonePolls?: number;
+  /** Events waiting for JavaScript before changes collapse and others are dropped (1024). */
+  eventBacklog?: number;
 }
 
 /** `createCluster` options. */
@@ -433,8 +435,8 @@ export class GossipRing extends GenServer {
   mremove(nodes: NodeLike[], force?: boolean): this;
   /** Leaves the ring and goes on alone, in no ring; emits `leave` and `close`. */
   leave(force?: boolean): this;
-  /** The owner of `key` and its `pfactor` successors. */
-  find(key: RingKey): Node[];
+  /** The owner of `key` and its `size` successors (default: pfactor). */
+  find(key: RingKey, size?: number): Node[];
   /** `size` distinct nodes from `key`'s position on. */
   range(key: RingKey, size?: number): Node[];
   /** Sends the ring to two members now. */

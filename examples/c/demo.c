@@ -109,7 +109,7 @@ int main(void) {
     notp_node_list_t *holders = NULL;
     const notp_node_t *owner = NULL;
     char *id = NULL;
-    TRY(notp_cluster_find(alice, (const uint8_t *)keys[i], strlen(keys[i]), &holders));
+    TRY(notp_cluster_find(alice, (const uint8_t *)keys[i], strlen(keys[i]), 0, &holders));
     TRY(notp_node_list_get(holders, 0, &owner));
     TRY(notp_node_id(owner, &id));
     printf("%-7s -> %s\n", keys[i], id);

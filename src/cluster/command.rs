@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::GossipRing;
+use super::{ClusterError, GossipRing};
 use crate::gen_server::{GenServer, Request};
 use crate::net::{error_value, Kernel, NetError};
 use crate::Node;
@@ -51,46 +51,21 @@ pub fn run(gossip: &GossipRing, req: &Request) -> Result<Option<Value>, String> 
     let args = req.data.as_json().cloned().unwrap_or(Value::Null);
     let args = Args(args.as_object().cloned().unwrap_or_default());
     let me = gossip.kernel().node().id().to_owned();
+    let done = |outcome: Result<(), ClusterError>| outcome.map(|()| None).map_err(reason);
     match req.event.as_str() {
-        "join" => gossip.join(&args.id()?).map(|_| None).map_err(|e| match e {
-            crate::Error::InvalidArgument { reason, .. } => reason,
-            other => other.to_string(),
-        }),
-        "leave" => {
-            gossip.leave();
-            Ok(None)
-        }
-        "meet" => {
-            gossip.meet(&args.node()?);
-            Ok(None)
-        }
-        "insert" => gossip
-            .insert(&args.node()?, args.weight())
-            .map(|_| None)
-            .map_err(|e| e.to_string()),
+        "join" => done(gossip.join(&args.id()?)),
+        "leave" => done(gossip.leave()),
+        "meet" => done(gossip.meet(&args.node()?)),
+        "insert" => done(gossip.insert(&args.node()?, args.weight())),
         "minsert" => {
             let nodes: Vec<Node> = args.nodes()?.into_iter().filter(|n| n.id() != me).collect();
-            gossip
-                .minsert(&nodes, args.weight())
-                .map(|_| None)
-                .map_err(|e| e.to_string())
+            done(gossip.minsert(&nodes, args.weight()))
         }
-        "update" => {
-            let node = args.node()?;
-            let weight = args.weight().unwrap_or_else(|| gossip.ring().rfactor());
-            gossip
-                .update(&node, weight)
-                .map(|_| None)
-                .map_err(|e| e.to_string())
-        }
-        "remove" => {
-            gossip.remove(&args.node()?);
-            Ok(None)
-        }
+        "update" => done(gossip.update(&args.node()?, args.weight())),
+        "remove" => done(gossip.remove(&args.node()?)),
         "mremove" => {
             let nodes: Vec<Node> = args.nodes()?.into_iter().filter(|n| n.id() != me).collect();
-            gossip.mremove(&nodes);
-            Ok(None)
+            done(gossip.mremove(&nodes))
         }
         "inspect" => Ok(Some(gossip.ring().to_value())),
         "nodes" => Ok(Some(json!(gossip.ring().nodes()))),
@@ -122,6 +97,14 @@ pub fn run(gossip: &GossipRing, req: &Request) -> Result<Option<Value>, String> 
         }
         "ping" => Ok(Some(json!("pong"))),
         other => Err(format!("Cannot run against unknown command '{other}'")),
+    }
+}
+
+/// A refusal as the original words it: an argument error's reason alone.
+fn reason(e: ClusterError) -> String {
+    match e {
+        ClusterError::State(crate::Error::InvalidArgument { reason, .. }) => reason,
+        other => other.to_string(),
     }
 }
 

@@ -1,38 +1,30 @@
 //! The gossip driver: runs the [`Gossip`] state machine as the GenServer
 //! named after the ring, performs its actions on the kernel, polls, flushes
-//! to disk, and tells subscribers what happened.
+//! to disk, and tells subscribers what happened ([`super::events`]).
+//!
+//! A ring is running until [`GossipRing::stop`] or until its kernel stops;
+//! then it is stopped for good: changes are refused with
+//! [`ClusterError::Stopped`], its timers end, and every subscription ends
+//! after the events queued before. Reads keep answering the last state.
 
-use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::Value;
-use tokio::sync::broadcast;
-
+use super::events::{GossipEvent, GossipEvents, Subscribers};
+use super::saved::SavedState;
+use super::ClusterError;
 use crate::gen_server::{self, GenServer};
 use crate::gossip::{Action, Gossip, GossipOptions, RingMessage, Rng};
 use crate::net::{Kernel, NetError};
 use crate::{CHash, Error, Node, VectorClock};
 
-/// What a gossip ring reports (the original's events).
-#[derive(Debug, Clone)]
-pub enum GossipEvent {
-    /// Membership changed: `process(oldRing, newRing)`.
-    Process { old: CHash, new: CHash },
-    /// A received ring conflicted with ours: `conflict(ring, clock)`.
-    Conflict { ring: CHash, clock: VectorClock },
-    /// This node left its ring: `leave(ring)`.
-    Leave { ring: CHash },
-    /// A ring message went out: `send(clock, "ring", ring)`.
-    Send { clock: VectorClock, ring: CHash },
-    /// Out of any ring: `close`.
-    Close,
-}
-
 struct Shared {
     kernel: Kernel,
     state: Mutex<Gossip>,
-    events: broadcast::Sender<GossipEvent>,
+    subscribers: Subscribers,
+    /// Set once, under the state lock, when the ring stops.
+    stopped: AtomicBool,
     /// Held from a flush's snapshot to its rename, so flushes land in order.
     flushing: Mutex<()>,
 }
@@ -51,9 +43,22 @@ impl std::fmt::Debug for GossipRing {
     }
 }
 
+/// The nodes that hold `key` in `ring`: its owner, then the owner's `size`
+/// successors (`None`: the ring's pfactor), as the original's `find(key,
+/// size)`.
+pub fn holders<'a>(ring: &'a CHash, key: &[u8], size: Option<usize>) -> Vec<&'a Node> {
+    let Some(owner) = ring.find(key) else {
+        return vec![];
+    };
+    let mut out = vec![owner];
+    out.extend(ring.next(owner, size));
+    out
+}
+
 impl GossipRing {
     /// A gossip ring for `kernel`'s node, alone and in no ring yet; starts
-    /// its poll and flush timers on the current tokio runtime.
+    /// its poll and flush timers on the current tokio runtime. Join a ring
+    /// with [`super::ClusterNode::attach_ring`] (or [`GossipRing::join`]).
     pub fn new(kernel: &Kernel, opts: GossipOptions) -> GossipRing {
         let poll = Duration::from_millis(opts.interval.max(1));
         let flush = Duration::from_millis(opts.flush_interval.max(1));
@@ -61,7 +66,8 @@ impl GossipRing {
             shared: Arc::new(Shared {
                 kernel: kernel.clone(),
                 state: Mutex::new(Gossip::new(kernel.node().clone(), opts, Rng::from_os())),
-                events: broadcast::channel(1024).0,
+                subscribers: Subscribers::default(),
+                stopped: AtomicBool::new(false),
                 flushing: Mutex::new(()),
             }),
         };
@@ -75,13 +81,14 @@ impl GossipRing {
                 tokio::select! {
                     _ = poll.tick() => {
                         let Some(shared) = weak.upgrade() else { break };
-                        if shared.kernel.is_stopped() { break; }
-                        (GossipRing { shared }).act(|g| g.poll(crate::now_micros()));
+                        let ring = GossipRing { shared };
+                        if ring.act(|g| g.poll(crate::now_micros())).is_err() { break; }
                     }
                     _ = flush.tick() => {
                         let Some(shared) = weak.upgrade() else { break };
-                        if shared.kernel.is_stopped() { break; }
-                        if let Err(e) = (GossipRing { shared }).flush() {
+                        let ring = GossipRing { shared };
+                        if ring.is_stopped() { break; }
+                        if let Err(e) = ring.flush() {
                             tracing::warn!("cannot flush the ring: {e}");
                         }
                     }
@@ -93,6 +100,11 @@ impl GossipRing {
 
     pub fn kernel(&self) -> &Kernel {
         &self.shared.kernel
+    }
+
+    /// A copy of the options the ring runs with.
+    pub fn options(&self) -> GossipOptions {
+        self.lock().options().clone()
     }
 
     /// A snapshot of the ring as it is now.
@@ -112,76 +124,100 @@ impl GossipRing {
         self.lock().ring_id().map(str::to_owned)
     }
 
-    /// Every later event, as it happens.
-    pub fn subscribe(&self) -> broadcast::Receiver<GossipEvent> {
-        self.shared.events.subscribe()
+    /// Whether the ring has stopped (by [`GossipRing::stop`], or because
+    /// its kernel stopped): changes are then refused with
+    /// [`ClusterError::Stopped`].
+    pub fn is_stopped(&self) -> bool {
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return true;
+        }
+        if self.shared.kernel.is_stopped() {
+            self.halt();
+            return true;
+        }
+        false
+    }
+
+    /// Every later event, in order, with the backlog policy of
+    /// [`super::events`]. Once the ring stops the subscription ends (at
+    /// once for a ring already stopped).
+    pub fn subscribe(&self) -> GossipEvents {
+        let capacity = self.lock().options().event_backlog;
+        // A ring whose kernel stopped unnoticed ends its subscriptions now.
+        self.is_stopped();
+        self.shared.subscribers.add(capacity)
     }
 
     /// Joins ring `ring_id` and starts serving it (the GenServer named after
-    /// the ring). An error if already in a ring.
-    pub fn join(&self, ring_id: &str) -> Result<(), Error> {
-        self.lock().join(ring_id)?;
-        self.serve(ring_id)
-            .map_err(|e| Error::invalid("ring", e.to_string()))
-    }
-
-    /// Serves the ring this node already belongs to (after a load).
-    pub fn resume(&self) -> Result<(), NetError> {
-        match self.ring_id() {
-            Some(id) => self.serve(&id),
-            None => Ok(()),
+    /// the ring). An error if already in a ring, or if a server of that name
+    /// is registered.
+    pub fn join(&self, ring_id: &str) -> Result<(), ClusterError> {
+        let mut g = self.running()?;
+        if g.ring_id().is_none() {
+            self.serve(ring_id)?;
         }
+        Ok(g.join(ring_id)?)
     }
 
-    pub fn meet(&self, node: &Node) {
-        self.act(|g| g.meet(node));
+    /// Serves the ring this node already belongs to (after a restore).
+    pub fn resume(&self) -> Result<(), ClusterError> {
+        let g = self.running()?;
+        if let Some(id) = g.ring_id() {
+            self.serve(id)?;
+        }
+        Ok(())
     }
 
-    pub fn insert(&self, node: &Node, weight: Option<u32>) -> Result<(), Error> {
+    pub fn meet(&self, node: &Node) -> Result<(), ClusterError> {
+        self.act(|g| g.meet(node))
+    }
+
+    /// Inserts `node` with `weight` virtual nodes (`None`: the rfactor).
+    pub fn insert(&self, node: &Node, weight: Option<u32>) -> Result<(), ClusterError> {
         self.try_act(|g| g.insert(node, weight))
     }
 
-    pub fn minsert(&self, nodes: &[Node], weight: Option<u32>) -> Result<(), Error> {
+    pub fn minsert(&self, nodes: &[Node], weight: Option<u32>) -> Result<(), ClusterError> {
         self.try_act(|g| g.minsert(nodes, weight))
     }
 
-    pub fn update(&self, node: &Node, weight: u32) -> Result<(), Error> {
+    /// Gives `node` `weight` virtual nodes (`None`: the rfactor),
+    /// inserting it when absent.
+    pub fn update(&self, node: &Node, weight: Option<u32>) -> Result<(), ClusterError> {
         self.try_act(|g| g.update(node, weight))
     }
 
-    pub fn remove(&self, node: &Node) {
-        self.act(|g| g.remove(node));
+    pub fn remove(&self, node: &Node) -> Result<(), ClusterError> {
+        self.act(|g| g.remove(node))
     }
 
-    pub fn mremove(&self, nodes: &[Node]) {
-        self.act(|g| g.mremove(nodes));
+    pub fn mremove(&self, nodes: &[Node]) -> Result<(), ClusterError> {
+        self.act(|g| g.mremove(nodes))
     }
 
-    /// Leaves the ring (telling two members) and stops serving it.
-    pub fn leave(&self) {
-        self.act(Gossip::leave);
+    /// Leaves the ring (telling two members) and stops serving it; the
+    /// node goes on alone, in no ring, and may join another.
+    pub fn leave(&self) -> Result<(), ClusterError> {
+        self.act(Gossip::leave)
     }
 
     /// Sends the ring to two members now (what every poll does).
-    pub fn poll(&self) {
-        self.act(|g| g.poll(crate::now_micros()));
+    pub fn poll(&self) -> Result<(), ClusterError> {
+        self.act(|g| g.poll(crate::now_micros()))
     }
 
-    /// The nodes owning `key`: its owner and the owner's `pfactor`
-    /// successors (the original's `find`).
-    pub fn find(&self, key: &str) -> Vec<Node> {
-        let state = self.lock();
-        let ring = state.ring();
-        let Some(owner) = ring.find(key) else {
-            return vec![];
-        };
-        let mut out = vec![owner.clone()];
-        out.extend(ring.next(owner, None).into_iter().cloned());
-        out
+    /// The nodes holding `key` ([`holders`]): its owner and the owner's
+    /// `size` successors (`None`: pfactor).
+    pub fn find(&self, key: impl AsRef<[u8]>, size: Option<usize>) -> Vec<Node> {
+        holders(self.lock().ring(), key.as_ref(), size)
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
-    /// `size` distinct nodes from `key`'s position on (`rangeNext`).
-    pub fn range(&self, key: &str, size: Option<usize>) -> Vec<Node> {
+    /// `size` distinct nodes from `key`'s position on (`rangeNext`;
+    /// `None`: pfactor + 1).
+    pub fn range(&self, key: impl AsRef<[u8]>, size: Option<usize>) -> Vec<Node> {
         self.lock()
             .ring()
             .range_next(key, size)
@@ -208,38 +244,57 @@ impl GossipRing {
         // A name of our own, so two writers never interleave in one file;
         // the rename makes the new state appear whole.
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let mut tmp = path.clone().into_os_string();
         tmp.push(format!(".{}.{seq}.tmp", std::process::id()));
         std::fs::write(&tmp, state.to_string())?;
         std::fs::rename(&tmp, &path)
     }
 
-    /// Restores state from the flush path. A missing file is not an error;
+    /// Restores the state saved at the flush path and connects to its
+    /// members (as the original's `load`). A missing file is not an error;
     /// an unreadable or corrupt one is.
-    pub fn load(&self) -> Result<(), Error> {
-        let Some(path) = self.lock().options().flush_path.clone() else {
-            return Ok(());
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(Error::invalid(
-                    "flushPath",
-                    format!("cannot read {}: {e}", path.display()),
-                ))
-            }
-        };
-        let v: Value = serde_json::from_str(&text).map_err(|_| invalid_blob(&path))?;
-        self.lock()
-            .load_persisted(&v)
-            .map_err(|_| invalid_blob(&path))
+    pub fn load(&self) -> Result<(), ClusterError> {
+        if self.is_stopped() {
+            return Err(ClusterError::Stopped);
+        }
+        let saved = SavedState::read(&self.options(), self.shared.kernel.node())?;
+        match saved {
+            Some(saved) => self.restore(&saved),
+            None => Ok(()),
+        }
     }
 
-    /// Stops serving the ring: leaves it, then stops listening.
+    /// Takes `saved` as this node's state and connects to its members.
+    pub fn restore(&self, saved: &SavedState) -> Result<(), ClusterError> {
+        let value = saved.to_value();
+        let me = self.shared.kernel.node().id().to_owned();
+        self.try_act(|g| {
+            g.load_persisted(&value)?;
+            Ok(g.ring()
+                .nodes()
+                .into_iter()
+                .filter(|n| n.id() != me)
+                .cloned()
+                .map(Action::Connect)
+                .collect())
+        })
+    }
+
+    /// Leaves the ring (as the original's stop does), saves the state that
+    /// leaves behind (a clean stop is not a crash: a restart starts over
+    /// rather than resuming a ring that was told this node left), and stops
+    /// for good. The kernel keeps running. Stopping twice is harmless.
     pub fn stop(&self) {
-        self.leave();
+        if self.is_stopped() {
+            return;
+        }
+        // Refused only if the kernel stopped meanwhile: nothing to tell.
+        let _ = self.leave();
+        if let Err(e) = self.flush() {
+            tracing::warn!("cannot flush the ring: {e}");
+        }
+        self.halt();
     }
 
     // ---- internals ----------------------------------------------------------
@@ -250,14 +305,35 @@ impl GossipRing {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The state, locked, for a change; refused once stopped.
+    fn running(&self) -> Result<MutexGuard<'_, Gossip>, ClusterError> {
+        if self.is_stopped() {
+            return Err(ClusterError::Stopped);
+        }
+        let g = self.lock();
+        // Set under this lock: no change follows a stop.
+        if self.shared.stopped.load(Ordering::Acquire) {
+            return Err(ClusterError::Stopped);
+        }
+        Ok(g)
+    }
+
+    /// Marks the ring stopped and ends its subscriptions (after every event
+    /// already queued).
+    pub(crate) fn halt(&self) {
+        {
+            let _g = self.lock();
+            if self.shared.stopped.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        }
+        self.shared.subscribers.end();
+    }
+
     /// Registers the ring's GenServer and feeds its messages to the state
     /// machine until the ring is left.
     fn serve(&self, ring_id: &str) -> Result<(), NetError> {
-        let kernel = &self.shared.kernel;
-        if kernel.is_registered(ring_id) {
-            return Ok(());
-        }
-        let mut server = GenServer::start(kernel, ring_id)?;
+        let mut server = GenServer::start(&self.shared.kernel, ring_id)?;
         let weak = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
             while let Some(req) = server.recv().await {
@@ -267,7 +343,11 @@ impl GossipRing {
                     continue;
                 }
                 match RingMessage::from_value(&req.data.into_json()) {
-                    Ok(msg) => ring.act(|g| g.receive(&req.from.node.id, msg)),
+                    Ok(msg) => {
+                        if ring.act(|g| g.receive(&req.from.node.id, msg)).is_err() {
+                            break;
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(from = %req.from.node.id, "dropped a ring message: {e}")
                     }
@@ -280,34 +360,36 @@ impl GossipRing {
     /// Runs one step of the state machine and performs what it asks, with
     /// the ring id it had before the step (a leave is sent to the old ring).
     /// The state stays locked until the actions are performed, so steps
-    /// taken on different threads (a poll, a message) reach the kernel in
-    /// the order they were taken: a connect never overtakes the disconnect
-    /// that preceded it. Performing never waits and never calls back into
-    /// the state.
-    fn act(&self, step: impl FnOnce(&mut Gossip) -> Vec<Action>) {
-        let mut g = self.lock();
+    /// taken on different threads (a poll, a message) reach the kernel and
+    /// the subscribers in the order they were taken: a connect never
+    /// overtakes the disconnect that preceded it. Performing never waits
+    /// and never calls back into the state.
+    fn act(&self, step: impl FnOnce(&mut Gossip) -> Vec<Action>) -> Result<(), ClusterError> {
+        let mut g = self.running()?;
         let ring_id = g.ring_id().map(str::to_owned);
         let actions = step(&mut g);
         self.perform(ring_id.as_deref(), actions);
         drop(g);
+        Ok(())
     }
 
     fn try_act(
         &self,
         step: impl FnOnce(&mut Gossip) -> Result<Vec<Action>, Error>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), ClusterError> {
         let mut failure = None;
         self.act(|g| {
             step(g).unwrap_or_else(|e| {
                 failure = Some(e);
                 vec![]
             })
-        });
-        failure.map_or(Ok(()), Err)
+        })?;
+        failure.map_or(Ok(()), |e| Err(e.into()))
     }
 
     fn perform(&self, ring_id: Option<&str>, actions: Vec<Action>) {
         let kernel = &self.shared.kernel;
+        let emit = |event: GossipEvent| self.shared.subscribers.emit(&event);
         for action in actions {
             match action {
                 Action::Connect(node) => {
@@ -316,7 +398,7 @@ impl GossipRing {
                 Action::Disconnect { node, force } => kernel.disconnect(&node, force),
                 Action::Send { to, message } => {
                     let Some(target) = ring_id else { continue };
-                    self.emit(GossipEvent::Send {
+                    emit(GossipEvent::Send {
                         clock: message.clock.clone(),
                         ring: message.ring.clone(),
                     });
@@ -325,32 +407,48 @@ impl GossipRing {
                     kernel.connect(&to);
                     gen_server::cast(kernel, &to, target, "ring", message.to_value());
                 }
-                Action::Changed { old, new } => self.emit(GossipEvent::Process { old, new }),
-                Action::Conflict { ring, clock } => {
-                    self.emit(GossipEvent::Conflict { ring, clock })
-                }
-                Action::Left { ring } => self.emit(GossipEvent::Leave { ring }),
+                Action::Changed { old, new } => emit(GossipEvent::Process { old, new }),
+                Action::Conflict { ring, clock } => emit(GossipEvent::Conflict { ring, clock }),
+                Action::Left { ring } => emit(GossipEvent::Leave { ring }),
                 Action::Closed => {
                     if let Some(id) = ring_id {
                         kernel.unregister(id);
                     }
-                    self.emit(GossipEvent::Close);
+                    emit(GossipEvent::Close);
                 }
             }
         }
     }
-
-    fn emit(&self, event: GossipEvent) {
-        let _ = self.shared.events.send(event);
-    }
 }
 
-fn invalid_blob(path: &Path) -> Error {
-    Error::invalid(
-        "flushPath",
-        format!(
-            "File at path '{}' contains invalid JSON blob.",
-            path.display()
-        ),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_is_the_owner_and_size_successors() {
+        let mut ring = CHash::new(3, 2);
+        for i in 0..5 {
+            ring.insert(Node::new(format!("n{i}"), "h", i + 1), None)
+                .unwrap();
+        }
+        let owner = ring.find("user:1").unwrap().clone();
+        let ids = |nodes: Vec<&Node>| -> Vec<String> {
+            nodes.iter().map(|n| n.id().to_owned()).collect()
+        };
+        let by_default = holders(&ring, b"user:1", None);
+        assert_eq!(by_default.len(), 3, "owner + pfactor");
+        assert_eq!(by_default[0], &owner);
+        assert_eq!(ids(by_default[1..].to_vec()), ids(ring.next(&owner, None)));
+        assert_eq!(ids(holders(&ring, b"user:1", Some(0))), [owner.id()]);
+        let four = holders(&ring, b"user:1", Some(4));
+        assert_eq!(four.len(), 5, "owner + 4");
+        assert_eq!(ids(four[1..].to_vec()), ids(ring.next(&owner, Some(4))));
+        assert_eq!(
+            holders(&ring, b"user:1", Some(99)).len(),
+            5,
+            "at most every node"
+        );
+        assert!(holders(&CHash::new(3, 2), b"user:1", None).is_empty());
+    }
 }

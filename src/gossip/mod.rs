@@ -69,6 +69,10 @@ pub struct GossipOptions {
     /// Polls a removal is remembered for, so that a concurrent ring still
     /// holding the node does not bring it back (600).
     pub tombstone_polls: u32,
+    /// Events each subscriber of the ring's driver may have waiting
+    /// (1024, at least 1): past that, membership changes collapse and other
+    /// events are dropped (see `cluster::events`).
+    pub event_backlog: usize,
 }
 
 impl Default for GossipOptions {
@@ -82,6 +86,7 @@ impl Default for GossipOptions {
             trim: TrimOptions::default(),
             meet_retries: 30,
             tombstone_polls: 600,
+            event_backlog: 1024,
         }
     }
 }
@@ -286,11 +291,12 @@ impl Gossip {
         Ok(actions)
     }
 
-    /// Changes `node`'s weight (inserting it if absent).
-    pub fn update(&mut self, node: &Node, weight: u32) -> Result<Vec<Action>, Error> {
+    /// Changes `node`'s weight (inserting it if absent); `None` is the
+    /// ring's rfactor, as for an insert.
+    pub fn update(&mut self, node: &Node, weight: Option<u32>) -> Result<Vec<Action>, Error> {
         let old = self.ring.clone();
         let mut ring = self.ring.clone();
-        ring.update(node.clone(), weight)?;
+        ring.update(node.clone(), weight.unwrap_or(self.ring.rfactor()))?;
         self.ring = ring;
         self.readd(node.id());
         let mut actions = vec![Action::Connect(node.clone())];

@@ -263,10 +263,13 @@ fn insert_remove_and_update_spread_with_a_fresh_actor() {
         g.remove(&node(2)).is_empty(),
         "removing an absent node does nothing"
     );
-    let actions = g.update(&node(1), 5).unwrap();
+    let actions = g.update(&node(1), Some(5)).unwrap();
     assert_eq!(g.ring().weight("n1"), Some(5));
     assert!(actions.iter().any(|a| matches!(a, Action::Changed { .. })));
     assert!(g.insert(&node(1), None).unwrap().is_empty());
+    // No weight: the ring's rfactor, as for an insert (every door's default).
+    g.update(&node(1), None).unwrap();
+    assert_eq!(g.ring().weight("n1"), Some(g.ring().rfactor()));
 }
 
 #[test]

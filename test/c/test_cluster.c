@@ -2,10 +2,13 @@
  * Tests the C door onto cluster nodes as a C user would use it: three
  * gossiping nodes in one process on 127.0.0.1 (alpha meets beta, gamma meets
  * beta), their rings converging, ring-change and leave callbacks (on engine
- * threads, calling libnotp from inside, unregistering themselves), insert,
- * update, remove, minsert, mremove, leave and join spreading by gossip,
- * lookups, the ring as JSON and as a notp_chash_t copy, a C server on one
- * node's kernel called from the others, bad arguments, stop and free.
+ * threads, calling libnotp from inside, unregistering themselves), the
+ * conflict, send and close callbacks, insert, update, remove, minsert,
+ * mremove, leave and join spreading by gossip, lookups (find with a size),
+ * the ring as JSON and as a notp_chash_t copy, flush and load, a slow
+ * callback under a flood of changes (collapsed, never losing the last
+ * ring), a C server on one node's kernel called from the others, the lent
+ * kernel that notp_kernel_free() refuses, bad arguments, stop and free.
  *
  *   test_cluster
  *
@@ -266,6 +269,12 @@ typedef struct {
   bool left_holds_self;
   notp_status_t unregister_inside; /* the one-shot callback's own */
   notp_status_t poll_inside;       /* a cluster change inside the leave callback */
+  int closes;                      /* close runs */
+  int leaves_at_close;             /* leave runs when the last close ran */
+  int conflicts;                   /* conflict runs */
+  bool conflict_args_ok;           /* a ring and a clock came with each */
+  int sends;                       /* send runs */
+  bool sent_self;                  /* a sent ring held the node itself */
 } watcher_t;
 
 static watcher_t watch_alpha, watch_beta, watch_gamma, once_gamma;
@@ -312,6 +321,39 @@ static void on_leave(void *user_data, const notp_chash_t *ring) {
   w->left_nodes = nodes_of(ring);
   w->left_holds_self = self;
   if (pthread_equal(pthread_self(), main_thread)) w->on_main_thread = true;
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+}
+
+static void on_close(void *user_data) {
+  watcher_t *w = (watcher_t *)user_data;
+  pthread_mutex_lock(&mu);
+  w->closes++;
+  w->leaves_at_close = w->leaves;
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+}
+
+static void on_conflict(void *user_data, const notp_chash_t *ring, const notp_vclock_t *clock) {
+  watcher_t *w = (watcher_t *)user_data;
+  size_t entries = 0;
+  bool ok = nodes_of(ring) > 0 && notp_vclock_size(clock, &entries) == NOTP_OK && entries > 0;
+  pthread_mutex_lock(&mu);
+  w->conflicts++;
+  w->conflict_args_ok = (w->conflicts == 1 || w->conflict_args_ok) && ok;
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+}
+
+static void on_send(void *user_data, const notp_vclock_t *clock, const notp_chash_t *ring) {
+  watcher_t *w = (watcher_t *)user_data;
+  bool self = false;
+  notp_chash_is_defined(ring, w->member->id, &self);
+  size_t entries = 0;
+  notp_vclock_size(clock, &entries);
+  pthread_mutex_lock(&mu);
+  w->sends++;
+  w->sent_self = w->sent_self || (self && entries > 0);
   pthread_cond_broadcast(&cv);
   pthread_mutex_unlock(&mu);
 }
@@ -365,7 +407,8 @@ static void test_options(void) {
   notp_trim_options_t trim = notp_trim_options_default();
   check(opts.rfactor == 3 && opts.pfactor == 2 && opts.interval_ms == 1000 &&
             opts.flush_interval_ms == 1000 && opts.flush_path == NULL &&
-            opts.meet_retries == 30 && opts.tombstone_polls == 600,
+            opts.meet_retries == 30 && opts.tombstone_polls == 600 &&
+            opts.event_backlog == 1024,
         "notp_cluster_options_default() gossips as the original");
   check(opts.kernel.cookie == NULL && opts.kernel.retry_ms == 5000 &&
             opts.kernel.mailbox == 65536 && opts.trim.lower_bound == trim.lower_bound &&
@@ -483,6 +526,17 @@ static void test_meet(void) {
   notp_string_free(ja);
   notp_string_free(jb);
 
+  /* Every gossip message sent runs the send callback, while one is
+   * registered. */
+  watch_alpha.sends = 0;
+  OK(notp_cluster_on_send(alpha.cluster, on_send, &watch_alpha));
+  OK(notp_cluster_poll(alpha.cluster));
+  check(wait_count(&watch_alpha.sends, 1), "alpha ran its send callback");
+  OK(notp_cluster_on_send(alpha.cluster, NULL, NULL));
+  pthread_mutex_lock(&mu);
+  check(watch_alpha.sent_self, "a sent ring holds its sender, with a clock");
+  pthread_mutex_unlock(&mu);
+
   /* gamma meets beta; gossip tells alpha. */
   OK(notp_cluster_meet(gamma_.cluster, beta.node));
   const member_t *abc[] = {&alpha, &beta, &gamma_};
@@ -512,7 +566,7 @@ static void test_servers(void) {
 static void test_lookups(void) {
   const char *key = "user:1";
   notp_node_list_t *found = NULL, *range = NULL, *dflt = NULL;
-  OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), &found));
+  OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), 0, &found));
   OK(notp_cluster_range(alpha.cluster, (const uint8_t *)key, strlen(key), 2, &range));
   OK(notp_cluster_range(alpha.cluster, (const uint8_t *)key, strlen(key), 0, &dflt));
   size_t nf = 0, nr = 0, nd = 0;
@@ -535,9 +589,32 @@ static void test_lookups(void) {
   notp_node_list_free(range);
   notp_node_list_free(dflt);
 
+  /* find honours its size: the owner and that many successors. */
+  notp_node_list_t *one = NULL, *many = NULL;
+  OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), 1, &one));
+  OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), 9, &many));
+  size_t n_one = 0, n_many = 0;
+  OK(notp_node_list_len(one, &n_one));
+  OK(notp_node_list_len(many, &n_many));
+  const notp_node_t *one_owner = NULL, *next_node = NULL;
+  notp_node_list_t *successors = NULL;
+  OK(notp_node_list_get(one, 0, &one_owner));
+  OK(notp_chash_next(ring, one_owner, 1, &successors));
+  OK(notp_node_list_get(successors, 0, &next_node));
+  const notp_node_t *second = NULL;
+  OK(notp_node_list_get(one, 1, &second));
+  bool same_next = false;
+  OK(notp_node_equals(second, next_node, &same_next));
+  check(n_one == 2 && n_many == 3 && same_next,
+        "find with size 1: owner + its successor (%zu); size 9: every node once (%zu)", n_one,
+        n_many);
+  notp_node_list_free(successors);
+  notp_node_list_free(one);
+  notp_node_list_free(many);
+
   /* Keys are bytes, UTF-8 or not. */
   const uint8_t bytes[] = {0xff, 0xfe, 0x00, 0x01};
-  OK(notp_cluster_find(beta.cluster, bytes, sizeof bytes, &found));
+  OK(notp_cluster_find(beta.cluster, bytes, sizeof bytes, -1, &found));
   OK(notp_cluster_range(beta.cluster, bytes, sizeof bytes, 1, &range));
   OK(notp_chash_find(ring, bytes, sizeof bytes, &owner));
   OK(notp_node_list_get(found, 0, &first));
@@ -638,7 +715,14 @@ static void test_leave_join(void) {
   const member_t *b[] = {&beta};
   const char *ids_b[] = {"beta"};
 
+  OK(notp_cluster_on_close(beta.cluster, on_close, &watch_beta));
   OK(notp_cluster_leave(beta.cluster));
+  if (check(wait_count(&watch_beta.closes, 1), "beta ran its close callback")) {
+    pthread_mutex_lock(&mu);
+    check(watch_beta.leaves_at_close == 1, "close runs after leave (%d leaves before it)",
+          watch_beta.leaves_at_close);
+    pthread_mutex_unlock(&mu);
+  }
   if (check(wait_count(&watch_beta.leaves, 1), "beta ran its leave callback")) {
     pthread_mutex_lock(&mu);
     check(watch_beta.left_nodes == 2 && !watch_beta.left_holds_self,
@@ -663,8 +747,112 @@ static void test_leave_join(void) {
   OK(notp_cluster_meet(beta.cluster, alpha.node));
   WAIT_RINGS(abc, ids_abc);
   pthread_mutex_lock(&mu);
-  check(watch_beta.leaves == 1, "one leave, one leave callback (%d)", watch_beta.leaves);
+  check(watch_beta.leaves == 1 && watch_beta.closes == 1,
+        "one leave, one leave callback (%d) and one close callback (%d)", watch_beta.leaves,
+        watch_beta.closes);
   pthread_mutex_unlock(&mu);
+  OK(notp_cluster_on_close(beta.cluster, NULL, NULL));
+}
+
+/* Two members changing the ring at once make concurrent rings: the
+ * conflict callback runs (on either), and gossip unites both changes. */
+static void test_conflict(void) {
+  const member_t *abc[] = {&alpha, &beta, &gamma_};
+  const char *ids_abc[] = {"alpha", "beta", "gamma"};
+  OK(notp_cluster_on_conflict(alpha.cluster, on_conflict, &watch_alpha));
+  OK(notp_cluster_on_conflict(beta.cluster, on_conflict, &watch_beta));
+  bool seen = false;
+  for (int round = 0; round < 5 && !seen; round++) {
+    char ida[16], idb[16];
+    snprintf(ida, sizeof ida, "cfa%d", round);
+    snprintf(idb, sizeof idb, "cfb%d", round);
+    notp_node_t *ga = NULL, *gb = NULL;
+    OK(notp_node_new(ida, "127.0.0.1", 1, &ga));
+    OK(notp_node_new(idb, "127.0.0.1", 1, &gb));
+    /* Both before either hears of the other's. */
+    OK(notp_cluster_insert(alpha.cluster, ga, 0));
+    OK(notp_cluster_insert(beta.cluster, gb, 0));
+    const char *ids_both[] = {"alpha", "beta", "gamma", ida, idb};
+    WAIT_RINGS(abc, ids_both);
+    pthread_mutex_lock(&mu);
+    seen = watch_alpha.conflicts + watch_beta.conflicts > 0;
+    pthread_mutex_unlock(&mu);
+    const notp_node_t *both[] = {ga, gb};
+    SPREAD(abc, ids_abc, notp_cluster_mremove(gamma_.cluster, both, 2));
+    notp_node_free(ga);
+    notp_node_free(gb);
+  }
+  pthread_mutex_lock(&mu);
+  check(seen && (watch_alpha.conflict_args_ok || watch_beta.conflict_args_ok),
+        "concurrent changes ran a conflict callback with the ring and clock received "
+        "(%d, %d runs)",
+        watch_alpha.conflicts, watch_beta.conflicts);
+  pthread_mutex_unlock(&mu);
+  OK(notp_cluster_on_conflict(alpha.cluster, NULL, NULL));
+  OK(notp_cluster_on_conflict(beta.cluster, NULL, NULL));
+}
+
+/* What a slow ring-change callback saw. */
+typedef struct {
+  int runs;
+  size_t last_nodes; /* in the last new ring */
+} slow_t;
+
+static void on_change_slowly(void *user_data, const notp_chash_t *old_ring,
+                             const notp_chash_t *new_ring) {
+  (void)old_ring;
+  slow_t *w = (slow_t *)user_data;
+  pthread_mutex_lock(&mu);
+  int run = w->runs;
+  pthread_mutex_unlock(&mu);
+  if (run == 0) {
+    long ms = 200L * slow_factor();
+    struct timespec pause = {(time_t)(ms / 1000), (ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+  }
+  pthread_mutex_lock(&mu);
+  w->runs++;
+  w->last_nodes = nodes_of(new_ring);
+  pthread_cond_broadcast(&cv);
+  pthread_mutex_unlock(&mu);
+}
+
+static bool slow_saw(const void *arg) {
+  const slow_t *w = (const slow_t *)arg;
+  pthread_mutex_lock(&mu);
+  bool done = w->last_nodes == 41;
+  pthread_mutex_unlock(&mu);
+  return done;
+}
+
+/* A callback that falls behind a flood of changes gets them collapsed,
+ * and the last change it runs ends at the ring as it is. */
+static void test_flood(void) {
+  notp_cluster_options_t opts = options();
+  opts.event_backlog = 2;
+  notp_cluster_t *flood = NULL;
+  if (!OK(notp_cluster_start("flood", "127.0.0.1", 0, NULL, "flood", &opts, &flood))) return;
+  static slow_t slow;
+  OK(notp_cluster_on_ring_change(flood, on_change_slowly, &slow));
+  for (int i = 0; i < 40; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "fl%d", i);
+    notp_node_t *n = NULL;
+    OK(notp_node_new(id, "127.0.0.1", 1, &n));
+    OK(notp_cluster_insert(flood, n, 0));
+    notp_node_free(n);
+  }
+  check(wait_until(slow_saw, &slow), "the last change run ends at the ring of 41 nodes (%zu)",
+        slow.last_nodes);
+  notp_ring_event_counts_t counts;
+  memset(&counts, 0, sizeof counts);
+  OK(notp_cluster_event_counts(flood, &counts));
+  pthread_mutex_lock(&mu);
+  check(slow.runs < 40 && counts.coalesced > 0 && counts.dropped_sends == 0,
+        "40 changes ran %d times (%llu merged, %llu sends dropped)", slow.runs,
+        (unsigned long long)counts.coalesced, (unsigned long long)counts.dropped_sends);
+  pthread_mutex_unlock(&mu);
+  notp_cluster_free(flood);
 }
 
 /* The whole content of a file, or NULL; free() it. */
@@ -740,8 +928,23 @@ static void test_flush(void) {
           notp_last_error());
     notp_cluster_free(saver); /* NULL unless the check failed */
     saver = NULL;
+    /* Only the explicit flush below writes. */
+    opts.flush_interval_ms = 600000;
     OK(notp_cluster_start("saver", "127.0.0.1", 0, NULL, "saved", &opts, &saver));
     check(saver && weight_of_cluster(saver, "ghost") == 3, "the loaded ring has the ghost");
+    /* notp_cluster_flush() saves now; notp_cluster_load() restores. */
+    notp_node_t *spook = NULL;
+    OK(notp_node_new("spook", "127.0.0.1", 1, &spook));
+    OK(notp_cluster_insert(saver, spook, 4));
+    OK(notp_cluster_flush(saver));
+    char *flushed = slurp(copy_path);
+    check(flushed && strstr(flushed, "\"spook\""), "notp_cluster_flush() wrote the ring");
+    free(flushed);
+    OK(notp_cluster_remove(saver, spook));
+    check(weight_of_cluster(saver, "spook") == 0, "removed");
+    OK(notp_cluster_load(saver));
+    check(weight_of_cluster(saver, "spook") == 4, "notp_cluster_load() restored the saved ring");
+    notp_node_free(spook);
     notp_cluster_free(saver);
   }
   free(saved);
@@ -781,9 +984,9 @@ static void test_bad_arguments(void) {
   NULL_ARG(notp_cluster_ring_json(a, NULL));
   NULL_ARG(notp_cluster_vclock(NULL, &clock));
   NULL_ARG(notp_cluster_vclock(a, NULL));
-  NULL_ARG(notp_cluster_find(NULL, key, 1, &list));
-  NULL_ARG(notp_cluster_find(a, NULL, 1, &list));
-  NULL_ARG(notp_cluster_find(a, key, 1, NULL));
+  NULL_ARG(notp_cluster_find(NULL, key, 1, 0, &list));
+  NULL_ARG(notp_cluster_find(a, NULL, 1, 0, &list));
+  NULL_ARG(notp_cluster_find(a, key, 1, 0, NULL));
   NULL_ARG(notp_cluster_range(NULL, key, 1, 2, &list));
   NULL_ARG(notp_cluster_range(a, NULL, 1, 2, &list));
   NULL_ARG(notp_cluster_range(a, key, 1, 2, NULL));
@@ -809,9 +1012,20 @@ static void test_bad_arguments(void) {
   NULL_ARG(notp_cluster_poll(NULL));
   NULL_ARG(notp_cluster_on_ring_change(NULL, on_change, NULL));
   NULL_ARG(notp_cluster_on_leave(NULL, on_leave, NULL));
+  NULL_ARG(notp_cluster_on_conflict(NULL, on_conflict, NULL));
+  NULL_ARG(notp_cluster_on_send(NULL, on_send, NULL));
+  NULL_ARG(notp_cluster_on_close(NULL, on_close, NULL));
+  NULL_ARG(notp_cluster_flush(NULL));
+  NULL_ARG(notp_cluster_load(NULL));
+  bool stopped = true;
+  NULL_ARG(notp_cluster_is_stopped(NULL, &stopped));
+  NULL_ARG(notp_cluster_is_stopped(a, NULL));
+  notp_ring_event_counts_t counts;
+  NULL_ARG(notp_cluster_event_counts(NULL, &counts));
+  NULL_ARG(notp_cluster_event_counts(a, NULL));
   FAILS(NOTP_ERR_UTF8, notp_cluster_join(a, "\xff"));
   check(c == NULL && kernel == NULL && node == NULL && ring == NULL && clock == NULL &&
-            list == NULL && text == NULL && port == 0,
+            list == NULL && text == NULL && port == 0 && stopped,
         "refused calls touch no out-parameter");
   notp_cluster_free(NULL);
 
@@ -832,7 +1046,13 @@ static void test_stop(void) {
    * by then. */
   OK(notp_cluster_join(a, "solo"));
   OK(notp_cluster_on_leave(a, on_leave, &watch_alpha));
+  OK(notp_cluster_on_close(a, on_close, &watch_alpha));
+  bool stopped = true;
+  OK(notp_cluster_is_stopped(a, &stopped));
+  check(!stopped, "a running node is not stopped");
   OK(notp_cluster_stop(a));
+  OK(notp_cluster_is_stopped(a, &stopped));
+  check(stopped, "a stopped node says so");
   pthread_mutex_lock(&mu);
   int at_stop = watch_alpha.changes;
   pthread_mutex_unlock(&mu);
@@ -850,6 +1070,11 @@ static void test_stop(void) {
   FAILS(NOTP_ERR_STOPPED, notp_cluster_poll(a));
   FAILS(NOTP_ERR_STOPPED, notp_cluster_on_ring_change(a, on_change, &watch_alpha));
   FAILS(NOTP_ERR_STOPPED, notp_cluster_on_leave(a, on_leave, &watch_alpha));
+  FAILS(NOTP_ERR_STOPPED, notp_cluster_on_conflict(a, on_conflict, &watch_alpha));
+  FAILS(NOTP_ERR_STOPPED, notp_cluster_on_send(a, on_send, &watch_alpha));
+  FAILS(NOTP_ERR_STOPPED, notp_cluster_on_close(a, on_close, &watch_alpha));
+  FAILS(NOTP_ERR_STOPPED, notp_cluster_load(a));
+  OK(notp_cluster_flush(a)); /* saving is allowed: nothing to save here */
   OK(notp_cluster_on_ring_change(a, NULL, NULL)); /* unregistering is always fine */
   char *reply = NULL;
   FAILS(NOTP_ERR_STOPPED, notp_kernel_call_wait(alpha.kernel, beta.node, "echo", "echo", "1",
@@ -863,10 +1088,23 @@ static void test_stop(void) {
   /* Alpha's callbacks never run again. */
   WAIT_RINGS(bg, ids_bg);
   pthread_mutex_lock(&mu);
-  check(watch_alpha.changes == at_stop && watch_alpha.leaves == 0,
-        "no callback after stop (%d changes, %d leaves)", watch_alpha.changes - at_stop,
-        watch_alpha.leaves);
+  check(watch_alpha.changes == at_stop && watch_alpha.leaves == 0 && watch_alpha.closes == 0,
+        "no callback after stop (%d changes, %d leaves, %d closes)",
+        watch_alpha.changes - at_stop, watch_alpha.leaves, watch_alpha.closes);
   pthread_mutex_unlock(&mu);
+
+  /* A node whose lent kernel was stopped is stopped too. */
+  OK(notp_kernel_stop(gamma_.kernel));
+  OK(notp_cluster_is_stopped(gamma_.cluster, &stopped));
+  check(stopped, "stopping the lent kernel stops the node");
+  FAILS(NOTP_ERR_STOPPED, notp_cluster_poll(gamma_.cluster));
+
+  /* The lent kernel belongs to its node: notp_kernel_free() leaves it
+   * alone even when const is cast away (valgrind would see a bad free). */
+  notp_kernel_free((notp_kernel_t *)beta.kernel);
+  uint16_t kp = 0;
+  OK(notp_kernel_port(beta.kernel, &kp));
+  check(kp != 0, "the lent kernel is still there");
 
   /* Unregistering from outside: beta's callbacks are gone. */
   OK(notp_cluster_on_ring_change(beta.cluster, NULL, NULL));
@@ -882,6 +1120,8 @@ int main(void) {
   test_lookups();
   test_membership();
   test_leave_join();
+  test_conflict();
+  test_flood();
   test_flush();
   test_bad_arguments();
   test_stop();

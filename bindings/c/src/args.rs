@@ -12,24 +12,19 @@ use std::mem::MaybeUninit;
 
 use serde_json::Value;
 
-use super::status::{drop_quietly, Failure, Status};
+use super::ownership::{self, Castable};
+use super::status::{Failure, Status};
 
-/// Borrows a handle.
+/// Reads a plain C struct passed by pointer (options), as opposed to a
+/// handle.
 ///
 /// # Safety
-/// `ptr` is NULL or points to a live `T` that nothing mutates meanwhile.
-pub(crate) unsafe fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T, Failure> {
+/// `ptr` is NULL or points to a readable `T`.
+pub(crate) unsafe fn plain<T: Copy>(ptr: *const T, name: &str) -> Result<T, Failure> {
     // SAFETY: forwarded from this function's contract.
-    unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null(name))
-}
-
-/// Borrows a handle for mutation.
-///
-/// # Safety
-/// `ptr` is NULL or points to a live `T` that nothing else uses meanwhile.
-pub(crate) unsafe fn handle_mut<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T, Failure> {
-    // SAFETY: forwarded from this function's contract.
-    unsafe { ptr.as_mut() }.ok_or_else(|| Failure::null(name))
+    unsafe { ptr.as_ref() }
+        .copied()
+        .ok_or_else(|| Failure::null(name))
 }
 
 /// Reads a NUL-terminated UTF-8 string.
@@ -94,12 +89,6 @@ pub(crate) unsafe fn out<'a, T>(
     unsafe { ptr.cast::<MaybeUninit<T>>().as_mut() }.ok_or_else(|| Failure::null(name))
 }
 
-/// Moves a value to the heap for C to own; the matching `_free` takes it
-/// back with [`Box::from_raw`].
-pub(crate) fn give<T>(value: T) -> *mut T {
-    Box::into_raw(Box::new(value))
-}
-
 /// Copies text into a NUL-terminated string for C to own; released by
 /// `notp_string_free`.
 pub(crate) fn give_string(text: impl Into<Vec<u8>>) -> Result<*mut c_char, Failure> {
@@ -120,30 +109,19 @@ pub(crate) fn range(range: i64) -> Option<usize> {
     (range > 0).then(|| usize::try_from(range).unwrap_or(usize::MAX))
 }
 
-/// Takes back and drops a value made by [`give`]. NULL is ignored.
-///
-/// # Safety
-/// `ptr` is NULL or came from [`give`] with the same `T` and was not taken
-/// back before.
-pub(crate) unsafe fn take_back<T>(ptr: *mut T) {
-    if !ptr.is_null() {
-        // SAFETY: forwarded from this function's contract.
-        drop_quietly(unsafe { Box::from_raw(ptr) });
-    }
-}
-
 /// The second operand of a call that changes the first (`merge`,
 /// `intersect`). Rust may not hold `&mut` and `&` to one object at once, so
 /// when C passes the same handle twice the operand is a copy.
 ///
 /// # Safety
-/// As [`handle`] for `other`; `this` is only compared, never read.
-pub(crate) unsafe fn operand<'a, T: Clone>(
+/// As [`ownership::borrow`] for `other`; `this` is only compared, never
+/// read.
+pub(crate) unsafe fn operand<'a, T: Castable + Clone>(
     this: *const T,
     other: *const T,
 ) -> Result<Cow<'a, T>, Failure> {
     // SAFETY: forwarded from this function's contract.
-    let value = unsafe { handle(other, "other") }?;
+    let value = unsafe { ownership::borrow(other, "other") }?;
     Ok(if std::ptr::eq(this, other) {
         Cow::Owned(value.clone())
     } else {

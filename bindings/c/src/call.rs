@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::args::{self, c_string_lossy, give_string};
 use super::kernel::{kernel, stopped, KernelHandle};
+use super::ownership;
 use super::runtime::{refuse_engine_thread, runtime};
 use super::status::{guard, Failure, Status};
 use super::user_data::UserData;
@@ -111,7 +112,7 @@ pub(crate) unsafe fn target<'a>(
     unsafe {
         Ok(Target {
             kernel: self::kernel(kernel)?,
-            node: args::handle(node, "node")?,
+            node: ownership::borrow(node, "node")?,
             server: args::text(server, "server")?,
         })
     }

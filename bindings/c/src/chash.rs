@@ -5,8 +5,9 @@ use std::ffi::c_char;
 
 use serde_json::{Map, Value};
 
-use super::args::{self, give, give_string};
+use super::args::{self, give_string};
 use super::node_list::NodeList;
+use super::ownership::{self, give};
 use super::status::{answer, guard, Failure, Status};
 use engine::ring::{hash_key, vnode_key};
 use engine::{CHash, Node};
@@ -43,21 +44,25 @@ pub unsafe extern "C" fn notp_chash_from_json(json: *const c_char, out: *mut *mu
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_to_json(ring: *const CHash, out: *mut *mut c_char) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || give_string(args::handle(ring, "ring")?.to_json())) }
+    unsafe {
+        answer(out, || {
+            give_string(ownership::borrow(ring, "ring")?.to_json())
+        })
+    }
 }
 
 /// An independent copy of the ring. Release it with notp_chash_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_clone(ring: *const CHash, out: *mut *mut CHash) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(give(args::handle(ring, "ring")?.clone()))) }
+    unsafe { answer(out, || Ok(give(ownership::borrow(ring, "ring")?.clone()))) }
 }
 
 /// Releases a ring; nodes it lent die with it. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_free(ring: *mut CHash) {
     // SAFETY: the caller passes NULL or a ring this library handed over.
-    unsafe { args::take_back(ring) }
+    unsafe { ownership::free(ring) }
 }
 
 // ---- factors and counts -----------------------------------------------------
@@ -66,7 +71,7 @@ pub unsafe extern "C" fn notp_chash_free(ring: *mut CHash) {
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_rfactor(ring: *const CHash, out: *mut u32) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(ring, "ring")?.rfactor())) }
+    unsafe { answer(out, || Ok(ownership::borrow(ring, "ring")?.rfactor())) }
 }
 
 /// Sets the default number of virtual nodes for later inserts.
@@ -75,7 +80,7 @@ pub unsafe extern "C" fn notp_chash_set_rfactor(ring: *mut CHash, rfactor: u32) 
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            args::handle_mut(ring, "ring")?.set_rfactor(rfactor);
+            ownership::borrow_mut(ring, "ring")?.set_rfactor(rfactor);
             Ok(())
         })
     }
@@ -85,7 +90,7 @@ pub unsafe extern "C" fn notp_chash_set_rfactor(ring: *mut CHash, rfactor: u32) 
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_pfactor(ring: *const CHash, out: *mut u32) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(ring, "ring")?.pfactor())) }
+    unsafe { answer(out, || Ok(ownership::borrow(ring, "ring")?.pfactor())) }
 }
 
 /// Sets the default number of neighbours.
@@ -94,7 +99,7 @@ pub unsafe extern "C" fn notp_chash_set_pfactor(ring: *mut CHash, pfactor: u32) 
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            args::handle_mut(ring, "ring")?.set_pfactor(pfactor);
+            ownership::borrow_mut(ring, "ring")?.set_pfactor(pfactor);
             Ok(())
         })
     }
@@ -104,14 +109,14 @@ pub unsafe extern "C" fn notp_chash_set_pfactor(ring: *mut CHash, pfactor: u32) 
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_size(ring: *const CHash, out: *mut usize) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(ring, "ring")?.size())) }
+    unsafe { answer(out, || Ok(ownership::borrow(ring, "ring")?.size())) }
 }
 
 /// Number of distinct nodes.
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_number_nodes(ring: *const CHash, out: *mut usize) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(ring, "ring")?.number_nodes())) }
+    unsafe { answer(out, || Ok(ownership::borrow(ring, "ring")?.number_nodes())) }
 }
 
 /// Node id -> weight as JSON text `{"id":weight,...}`, in the original's
@@ -122,7 +127,7 @@ pub unsafe extern "C" fn notp_chash_weights(ring: *const CHash, out: *mut *mut c
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let weights: Map<String, Value> = args::handle(ring, "ring")?
+            let weights: Map<String, Value> = ownership::borrow(ring, "ring")?
                 .weights()
                 .iter()
                 .map(|(id, &weight)| (id.clone(), weight.into()))
@@ -144,7 +149,7 @@ pub unsafe extern "C" fn notp_chash_weight(
     unsafe {
         answer(out, || {
             let id = args::text(id, "id")?;
-            args::handle(ring, "ring")?
+            ownership::borrow(ring, "ring")?
                 .weight(id)
                 .ok_or_else(|| absent(id))
         })
@@ -161,7 +166,7 @@ pub unsafe extern "C" fn notp_chash_is_defined(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            Ok(args::handle(ring, "ring")?.is_defined(args::text(id, "id")?))
+            Ok(ownership::borrow(ring, "ring")?.is_defined(args::text(id, "id")?))
         })
     }
 }
@@ -181,9 +186,9 @@ pub unsafe extern "C" fn notp_chash_insert(
         guard(|| {
             // `node` may be lent by this very ring: copy it before the ring
             // is borrowed for change.
-            let node = args::handle(node, "node")?.clone();
+            let node = ownership::borrow(node, "node")?.clone();
             let weight = (weight > 0).then_some(weight);
-            args::handle_mut(ring, "ring")?.insert(node, weight)?;
+            ownership::borrow_mut(ring, "ring")?.insert(node, weight)?;
             Ok(())
         })
     }
@@ -201,8 +206,8 @@ pub unsafe extern "C" fn notp_chash_update(
     unsafe {
         guard(|| {
             // `node` may be lent by this very ring: copy it first.
-            let node = args::handle(node, "node")?.clone();
-            args::handle_mut(ring, "ring")?.update(node, weight)?;
+            let node = ownership::borrow(node, "node")?.clone();
+            ownership::borrow_mut(ring, "ring")?.update(node, weight)?;
             Ok(())
         })
     }
@@ -216,8 +221,8 @@ pub unsafe extern "C" fn notp_chash_remove(ring: *mut CHash, node: *const Node) 
     unsafe {
         guard(|| {
             // `node` may be lent by this very ring: copy its id first.
-            let id = args::handle(node, "node")?.id().to_owned();
-            args::handle_mut(ring, "ring")?.remove_id(&id);
+            let id = ownership::borrow(node, "node")?.id().to_owned();
+            ownership::borrow_mut(ring, "ring")?.remove_id(&id);
             Ok(())
         })
     }
@@ -230,7 +235,7 @@ pub unsafe extern "C" fn notp_chash_remove_id(ring: *mut CHash, id: *const c_cha
     unsafe {
         guard(|| {
             let id = args::text(id, "id")?;
-            args::handle_mut(ring, "ring")?.remove_id(id);
+            ownership::borrow_mut(ring, "ring")?.remove_id(id);
             Ok(())
         })
     }
@@ -243,7 +248,7 @@ pub unsafe extern "C" fn notp_chash_merge(ring: *mut CHash, other: *const CHash)
     unsafe {
         guard(|| {
             let other = args::operand(ring, other)?;
-            args::handle_mut(ring, "ring")?.merge(&other);
+            ownership::borrow_mut(ring, "ring")?.merge(&other);
             Ok(())
         })
     }
@@ -257,7 +262,7 @@ pub unsafe extern "C" fn notp_chash_intersect(ring: *mut CHash, other: *const CH
     unsafe {
         guard(|| {
             let other = args::operand(ring, other)?;
-            args::handle_mut(ring, "ring")?.intersect(&other);
+            ownership::borrow_mut(ring, "ring")?.intersect(&other);
             Ok(())
         })
     }
@@ -272,7 +277,11 @@ pub unsafe extern "C" fn notp_chash_equals(
     out: *mut bool,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(a, "a")? == args::handle(b, "b")?)) }
+    unsafe {
+        answer(out, || {
+            Ok(ownership::borrow(a, "a")? == ownership::borrow(b, "b")?)
+        })
+    }
 }
 
 // ---- lookups ----------------------------------------------------------------
@@ -289,9 +298,9 @@ pub unsafe extern "C" fn notp_chash_get(
     unsafe {
         answer(out, || {
             let id = args::text(id, "id")?;
-            args::handle(ring, "ring")?
+            ownership::borrow(ring, "ring")?
                 .get(id)
-                .map(lend)
+                .map(ownership::lend)
                 .ok_or_else(|| absent(id))
         })
     }
@@ -310,11 +319,11 @@ pub unsafe extern "C" fn notp_chash_find(
     unsafe {
         answer(out, || {
             let (ring, key) = (
-                args::handle(ring, "ring")?,
+                ownership::borrow(ring, "ring")?,
                 args::bytes(key, key_len, "key")?,
             );
             ring.find(key)
-                .map(lend)
+                .map(ownership::lend)
                 .ok_or_else(|| Failure::not_found("the ring is empty"))
         })
     }
@@ -335,7 +344,7 @@ pub unsafe extern "C" fn notp_chash_range_next(
     unsafe {
         answer(out, || {
             let (ring, key) = (
-                args::handle(ring, "ring")?,
+                ownership::borrow(ring, "ring")?,
                 args::bytes(key, key_len, "key")?,
             );
             Ok(give(NodeList::from_borrowed(
@@ -360,7 +369,7 @@ pub unsafe extern "C" fn notp_chash_range_prev(
     unsafe {
         answer(out, || {
             let (ring, key) = (
-                args::handle(ring, "ring")?,
+                ownership::borrow(ring, "ring")?,
                 args::bytes(key, key_len, "key")?,
             );
             Ok(give(NodeList::from_borrowed(
@@ -383,7 +392,10 @@ pub unsafe extern "C" fn notp_chash_next(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let (ring, node) = (args::handle(ring, "ring")?, args::handle(node, "node")?);
+            let (ring, node) = (
+                ownership::borrow(ring, "ring")?,
+                ownership::borrow(node, "node")?,
+            );
             Ok(give(NodeList::from_borrowed(
                 ring.next(node, args::range(range)),
             )))
@@ -402,7 +414,10 @@ pub unsafe extern "C" fn notp_chash_prev(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let (ring, node) = (args::handle(ring, "ring")?, args::handle(node, "node")?);
+            let (ring, node) = (
+                ownership::borrow(ring, "ring")?,
+                ownership::borrow(node, "node")?,
+            );
             Ok(give(NodeList::from_borrowed(
                 ring.prev(node, args::range(range)),
             )))
@@ -419,7 +434,7 @@ pub unsafe extern "C" fn notp_chash_nodes(ring: *const CHash, out: *mut *mut Nod
     unsafe {
         answer(out, || {
             Ok(give(NodeList::from_borrowed(
-                args::handle(ring, "ring")?.nodes(),
+                ownership::borrow(ring, "ring")?.nodes(),
             )))
         })
     }
@@ -453,11 +468,6 @@ pub unsafe extern "C" fn notp_vnode_key(
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe { answer(out, || give_string(vnode_key(args::text(id, "id")?, n))) }
-}
-
-/// A node the ring keeps, as the pointer C borrows.
-fn lend(node: &Node) -> *const Node {
-    node
 }
 
 fn absent(id: &str) -> Failure {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::args::{self, give, give_string};
+use super::args::{self, give_string};
+use super::ownership::{self, give};
 use super::runtime::{refuse_engine_thread, runtime};
 use super::status::{answer, guard, Failure, Status};
 use engine::net::{Kernel, KernelOptions, NetError, SinkState};
@@ -17,6 +18,10 @@ use engine::Node;
 #[derive(Debug)]
 pub struct KernelHandle {
     pub(crate) kernel: Kernel,
+    /// Lent by a cluster node (notp_cluster_kernel()), which owns it: the
+    /// header hands it out `const`, and notp_kernel_free() refuses it
+    /// should a cast get it there anyway.
+    pub(crate) lent: bool,
 }
 
 /// How a kernel connects, signs and bounds itself. Start from
@@ -128,10 +133,10 @@ pub(crate) fn limits(o: &CKernelOptions) -> KernelOptions {
 /// Borrows the kernel a handle wraps.
 ///
 /// # Safety
-/// As [`args::handle`].
+/// As [`ownership::borrow`].
 pub(crate) unsafe fn kernel<'a>(ptr: *const KernelHandle) -> Result<&'a Kernel, Failure> {
     // SAFETY: forwarded from this function's contract.
-    unsafe { args::handle(ptr, "kernel") }.map(|h| &h.kernel)
+    unsafe { ownership::borrow(ptr, "kernel") }.map(|h| &h.kernel)
 }
 
 pub(crate) fn stopped() -> Failure {
@@ -167,7 +172,10 @@ pub unsafe extern "C" fn notp_kernel_start(
             let opts = kernel_options(opts)?;
             refuse_engine_thread("notp_kernel_start")?;
             let started = runtime()?.block_on(Kernel::start(Node::new(id, host, port), opts));
-            Ok(give(KernelHandle { kernel: started? }))
+            Ok(give(KernelHandle {
+                kernel: started?,
+                lent: false,
+            }))
         })
     }
 }
@@ -189,15 +197,21 @@ pub unsafe extern "C" fn notp_kernel_stop(kernel: *const KernelHandle) -> Status
 
 /// Stops the kernel if it runs, and releases the handle. Servers and
 /// deferred replies made from it stay valid until freed themselves. NULL is
-/// ignored.
+/// ignored, and so is a kernel lent by notp_cluster_kernel() (its cluster
+/// node owns it).
 #[no_mangle]
 pub unsafe extern "C" fn notp_kernel_free(kernel: *mut KernelHandle) {
-    // SAFETY: the caller passes NULL or a kernel this library handed over.
+    // SAFETY: the caller passes NULL, a kernel this library handed over, or
+    // (against the header's const) one a cluster node lends.
     if let Some(handle) = unsafe { kernel.as_ref() } {
+        if handle.lent {
+            tracing::warn!("notp_kernel_free() ignored a kernel lent by a cluster node");
+            return;
+        }
         super::status::quietly(|| handle.kernel.stop());
     }
     // SAFETY: as above.
-    unsafe { args::take_back(kernel) }
+    unsafe { ownership::free(kernel) }
 }
 
 // ---- identity ---------------------------------------------------------------
@@ -210,7 +224,7 @@ pub unsafe extern "C" fn notp_kernel_node(
     out: *mut *const Node,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(self::kernel(kernel)?.node() as *const Node)) }
+    unsafe { answer(out, || Ok(ownership::lend(self::kernel(kernel)?.node()))) }
 }
 
 /// The port the kernel listens on.
@@ -235,7 +249,7 @@ pub unsafe extern "C" fn notp_kernel_connect(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            let (kernel, node) = (self::kernel(kernel)?, args::handle(node, "node")?);
+            let (kernel, node) = (self::kernel(kernel)?, ownership::borrow(node, "node")?);
             if kernel.connect(node).is_none() && node.id() != kernel.id() {
                 return Err(stopped());
             }
@@ -258,7 +272,7 @@ pub unsafe extern "C" fn notp_kernel_connect_wait(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            let (kernel, node) = (self::kernel(kernel)?, args::handle(node, "node")?);
+            let (kernel, node) = (self::kernel(kernel)?, ownership::borrow(node, "node")?);
             refuse_engine_thread("notp_kernel_connect_wait")?;
             let Some(sink) = kernel.connect(node) else {
                 return if node.id() == kernel.id() {
@@ -307,7 +321,7 @@ pub unsafe extern "C" fn notp_kernel_disconnect(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            self::kernel(kernel)?.disconnect(args::handle(node, "node")?, force);
+            self::kernel(kernel)?.disconnect(ownership::borrow(node, "node")?, force);
             Ok(())
         })
     }
@@ -324,7 +338,7 @@ pub unsafe extern "C" fn notp_kernel_is_connected(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            Ok(self::kernel(kernel)?.is_connected(args::handle(node, "node")?))
+            Ok(self::kernel(kernel)?.is_connected(ownership::borrow(node, "node")?))
         })
     }
 }

@@ -20,6 +20,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod args;
+mod ownership;
 mod status;
 mod user_data;
 
@@ -49,7 +50,10 @@ pub mod stream;
 pub mod cluster;
 
 pub use call::ReplyCallback;
-pub use cluster::{CClusterOptions, ClusterHandle, RingChangeCallback, RingLeaveCallback};
+pub use cluster::{
+    CClusterOptions, CEventCounts, ClusterHandle, RingChangeCallback, RingCloseCallback,
+    RingConflictCallback, RingLeaveCallback, RingSendCallback,
+};
 pub use kernel::{CKernelOptions, KernelHandle};
 pub use node_list::NodeList;
 pub use server::{MessageCallback, ReplyHandle, Request, ServerHandle};

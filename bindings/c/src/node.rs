@@ -3,7 +3,8 @@
 
 use std::ffi::c_char;
 
-use super::args::{self, give, give_string};
+use super::args::{self, give_string};
+use super::ownership::{self, give};
 use super::status::{answer, Status};
 use engine::Node;
 
@@ -41,7 +42,11 @@ pub unsafe extern "C" fn notp_node_from_json(json: *const c_char, out: *mut *mut
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_to_json(node: *const Node, out: *mut *mut c_char) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || give_string(args::handle(node, "node")?.to_json())) }
+    unsafe {
+        answer(out, || {
+            give_string(ownership::borrow(node, "node")?.to_json())
+        })
+    }
 }
 
 /// A copy of the node that you own (for instance of one borrowed from a
@@ -49,7 +54,7 @@ pub unsafe extern "C" fn notp_node_to_json(node: *const Node, out: *mut *mut c_c
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_clone(node: *const Node, out: *mut *mut Node) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(give(args::handle(node, "node")?.clone()))) }
+    unsafe { answer(out, || Ok(give(ownership::borrow(node, "node")?.clone()))) }
 }
 
 /// Releases a node you own (never one borrowed from a ring, list or
@@ -57,28 +62,28 @@ pub unsafe extern "C" fn notp_node_clone(node: *const Node, out: *mut *mut Node)
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_free(node: *mut Node) {
     // SAFETY: the caller passes NULL or a node this library handed over.
-    unsafe { args::take_back(node) }
+    unsafe { ownership::free(node) }
 }
 
 /// A copy of the node's id. Release it with notp_string_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_id(node: *const Node, out: *mut *mut c_char) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || give_string(args::handle(node, "node")?.id())) }
+    unsafe { answer(out, || give_string(ownership::borrow(node, "node")?.id())) }
 }
 
 /// A copy of the node's host. Release it with notp_string_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_host(node: *const Node, out: *mut *mut c_char) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || give_string(args::handle(node, "node")?.host())) }
+    unsafe { answer(out, || give_string(ownership::borrow(node, "node")?.host())) }
 }
 
 /// The node's port.
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_port(node: *const Node, out: *mut u16) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(node, "node")?.port())) }
+    unsafe { answer(out, || Ok(ownership::borrow(node, "node")?.port())) }
 }
 
 /// Whether two nodes have the same id, host and port.
@@ -89,5 +94,9 @@ pub unsafe extern "C" fn notp_node_equals(
     out: *mut bool,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(a, "a")? == args::handle(b, "b")?)) }
+    unsafe {
+        answer(out, || {
+            Ok(ownership::borrow(a, "a")? == ownership::borrow(b, "b")?)
+        })
+    }
 }

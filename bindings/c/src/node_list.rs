@@ -1,7 +1,7 @@
 //! `notp_node_list_t`: the nodes a ring query answers (`range_next`, `next`,
 //! `nodes`, ...). The list owns copies, so it outlives changes to the ring.
 
-use super::args;
+use super::ownership;
 use super::status::{answer, Failure, Status};
 use engine::Node;
 
@@ -19,7 +19,7 @@ impl NodeList {
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_list_len(list: *const NodeList, out: *mut usize) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(list, "list")?.0.len())) }
+    unsafe { answer(out, || Ok(ownership::borrow(list, "list")?.0.len())) }
 }
 
 /// Lends the node at `index` (from 0), valid until the list is freed.
@@ -33,8 +33,8 @@ pub unsafe extern "C" fn notp_node_list_get(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let nodes = &args::handle(list, "list")?.0;
-            nodes.get(index).map(|n| n as *const Node).ok_or_else(|| {
+            let nodes = &ownership::borrow(list, "list")?.0;
+            nodes.get(index).map(ownership::lend).ok_or_else(|| {
                 Failure::invalid(format!(
                     "index {index} is past the end of a list of {}",
                     nodes.len()
@@ -48,5 +48,5 @@ pub unsafe extern "C" fn notp_node_list_get(
 #[no_mangle]
 pub unsafe extern "C" fn notp_node_list_free(list: *mut NodeList) {
     // SAFETY: the caller passes NULL or a list this library handed over.
-    unsafe { args::take_back(list) }
+    unsafe { ownership::free(list) }
 }

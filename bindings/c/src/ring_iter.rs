@@ -4,7 +4,8 @@
 
 use std::ffi::c_char;
 
-use super::args::{self, give, give_string};
+use super::args::{self, give_string};
+use super::ownership::{self, give};
 use super::status::{answer, guard, Failure, Status};
 use engine::ring::RingIter;
 use engine::{CHash, Node};
@@ -14,7 +15,7 @@ use engine::{CHash, Node};
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_begin(ring: *const CHash, out: *mut *mut RingIter) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(give(args::handle(ring, "ring")?.begin()))) }
+    unsafe { answer(out, || Ok(give(ownership::borrow(ring, "ring")?.begin()))) }
 }
 
 /// A cursor on the last virtual node (not valid on an empty ring).
@@ -22,7 +23,7 @@ pub unsafe extern "C" fn notp_chash_begin(ring: *const CHash, out: *mut *mut Rin
 #[no_mangle]
 pub unsafe extern "C" fn notp_chash_end(ring: *const CHash, out: *mut *mut RingIter) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(give(args::handle(ring, "ring")?.end()))) }
+    unsafe { answer(out, || Ok(give(ownership::borrow(ring, "ring")?.end()))) }
 }
 
 /// A cursor on the virtual node whose position is exactly `key` (not valid
@@ -36,7 +37,7 @@ pub unsafe extern "C" fn notp_chash_iterator(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let (ring, key) = (args::handle(ring, "ring")?, args::text(key, "key")?);
+            let (ring, key) = (ownership::borrow(ring, "ring")?, args::text(key, "key")?);
             Ok(give(ring.iterator(key)))
         })
     }
@@ -46,14 +47,14 @@ pub unsafe extern "C" fn notp_chash_iterator(
 #[no_mangle]
 pub unsafe extern "C" fn notp_ring_iter_free(iter: *mut RingIter) {
     // SAFETY: the caller passes NULL or a cursor this library handed over.
-    unsafe { args::take_back(iter) }
+    unsafe { ownership::free(iter) }
 }
 
 /// Whether the cursor is on a virtual node.
 #[no_mangle]
 pub unsafe extern "C" fn notp_ring_iter_valid(iter: *const RingIter, out: *mut bool) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(iter, "iter")?.valid())) }
+    unsafe { answer(out, || Ok(ownership::borrow(iter, "iter")?.valid())) }
 }
 
 /// The cursor's position in the ring, from 0. NOTP_ERR_NOT_FOUND when the
@@ -63,7 +64,9 @@ pub unsafe extern "C" fn notp_ring_iter_index(iter: *const RingIter, out: *mut u
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            args::handle(iter, "iter")?.index().ok_or_else(off_ring)
+            ownership::borrow(iter, "iter")?
+                .index()
+                .ok_or_else(off_ring)
         })
     }
 }
@@ -78,7 +81,11 @@ pub unsafe extern "C" fn notp_ring_iter_key(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            give_string(args::handle(iter, "iter")?.key().ok_or_else(off_ring)?)
+            give_string(
+                ownership::borrow(iter, "iter")?
+                    .key()
+                    .ok_or_else(off_ring)?,
+            )
         })
     }
 }
@@ -93,8 +100,10 @@ pub unsafe extern "C" fn notp_ring_iter_value(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let node = args::handle(iter, "iter")?.value().ok_or_else(off_ring)?;
-            Ok(node as *const Node)
+            let node = ownership::borrow(iter, "iter")?
+                .value()
+                .ok_or_else(off_ring)?;
+            Ok(ownership::lend(node))
         })
     }
 }
@@ -103,14 +112,14 @@ pub unsafe extern "C" fn notp_ring_iter_value(
 #[no_mangle]
 pub unsafe extern "C" fn notp_ring_iter_has_next(iter: *const RingIter, out: *mut bool) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(iter, "iter")?.has_next())) }
+    unsafe { answer(out, || Ok(ownership::borrow(iter, "iter")?.has_next())) }
 }
 
 /// Whether a valid cursor has a virtual node before it.
 #[no_mangle]
 pub unsafe extern "C" fn notp_ring_iter_has_prev(iter: *const RingIter, out: *mut bool) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(iter, "iter")?.has_prev())) }
+    unsafe { answer(out, || Ok(ownership::borrow(iter, "iter")?.has_prev())) }
 }
 
 /// Moves to the next virtual node; past the last one the cursor is no
@@ -120,7 +129,7 @@ pub unsafe extern "C" fn notp_ring_iter_next(iter: *mut RingIter) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            args::handle_mut(iter, "iter")?.move_next();
+            ownership::borrow_mut(iter, "iter")?.move_next();
             Ok(())
         })
     }
@@ -133,7 +142,7 @@ pub unsafe extern "C" fn notp_ring_iter_prev(iter: *mut RingIter) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            args::handle_mut(iter, "iter")?.move_prev();
+            ownership::borrow_mut(iter, "iter")?.move_prev();
             Ok(())
         })
     }

@@ -12,8 +12,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::args::{self, c_string_lossy, give};
+use super::args::{self, c_string_lossy};
 use super::kernel::{kernel, KernelHandle};
+use super::ownership::{self, give};
 use super::runtime::runtime;
 use super::status::{answer, guard, quietly, Failure, Status};
 use super::user_data::UserData;
@@ -65,7 +66,7 @@ impl Listener {
             // SAFETY: the callback and its user data are the caller's, given
             // together to notp_kernel_register(), which documents that it runs
             // on an engine thread with a request valid for the call.
-            unsafe { callback(user_data.0, &request) };
+            unsafe { callback(user_data.0, ownership::lend(&request)) };
             SERVING.with(|s| s.set(previous));
         });
     }
@@ -220,10 +221,10 @@ unsafe fn error_reply(message: *const c_char) -> Result<Result<Payload, Value>, 
 /// Borrows a request.
 ///
 /// # Safety
-/// As [`args::handle`].
+/// As [`ownership::borrow`].
 unsafe fn request<'a>(ptr: *const Request) -> Result<&'a Request, Failure> {
     // SAFETY: forwarded from this function's contract.
-    unsafe { args::handle(ptr, "request") }
+    unsafe { ownership::borrow(ptr, "request") }
 }
 
 // ---- registering ------------------------------------------------------------
@@ -312,12 +313,11 @@ pub unsafe extern "C" fn notp_kernel_register_raw(
 /// must not free each other from their callbacks. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn notp_server_free(server: *mut ServerHandle) {
-    if server.is_null() {
-        return;
-    }
-    // SAFETY: not NULL; the caller passes a server this library handed over
+    // SAFETY: the caller passes NULL or a server this library handed over
     // and has not freed yet.
-    let server = unsafe { Box::from_raw(server) };
+    let Some(server) = (unsafe { ownership::take(server) }) else {
+        return;
+    };
     quietly(|| {
         server.listener.stopped.store(true, Ordering::Release);
         if !server.task.is_finished() {
@@ -511,7 +511,7 @@ pub unsafe extern "C" fn notp_reply_send_json(
     json: *const c_char,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { guard(|| args::handle_mut(reply, "reply")?.send(&json_reply(json)?)) }
+    unsafe { guard(|| ownership::borrow_mut(reply, "reply")?.send(&json_reply(json)?)) }
 }
 
 /// Sends a deferred answer: `len` bytes. As notp_reply_send_json().
@@ -522,7 +522,7 @@ pub unsafe extern "C" fn notp_reply_send_bytes(
     len: usize,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { guard(|| args::handle_mut(reply, "reply")?.send(&bytes_reply(data, len)?)) }
+    unsafe { guard(|| ownership::borrow_mut(reply, "reply")?.send(&bytes_reply(data, len)?)) }
 }
 
 /// Sends a deferred error answer (NOTP_ERR_REMOTE and `message` for the
@@ -533,12 +533,12 @@ pub unsafe extern "C" fn notp_reply_send_error(
     message: *const c_char,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { guard(|| args::handle_mut(reply, "reply")?.send(&error_reply(message)?)) }
+    unsafe { guard(|| ownership::borrow_mut(reply, "reply")?.send(&error_reply(message)?)) }
 }
 
 /// Releases a deferred reply, sent or not. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn notp_reply_free(reply: *mut ReplyHandle) {
     // SAFETY: the caller passes NULL or a reply this library handed over.
-    unsafe { args::take_back(reply) }
+    unsafe { ownership::free(reply) }
 }

@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_void};
 use super::args;
 use super::call::{self, Completion, ReplyCallback};
 use super::kernel::{stopped, KernelHandle};
+use super::ownership;
 use super::runtime::runtime;
 use super::status::{answer, guard, Failure, Status};
 use super::user_data::UserData;
@@ -23,7 +24,7 @@ pub struct StreamHandle {
 /// `stream` follows the header's pointer contract.
 unsafe fn open<'a>(stream: *mut StreamHandle) -> Result<&'a mut OutStream, Failure> {
     // SAFETY: forwarded from this function's contract.
-    let handle = unsafe { args::handle_mut(stream, "stream") }?;
+    let handle = unsafe { ownership::borrow_mut(stream, "stream") }?;
     handle
         .body
         .as_mut()
@@ -34,7 +35,7 @@ unsafe fn open<'a>(stream: *mut StreamHandle) -> Result<&'a mut OutStream, Failu
 /// `stream` follows the header's pointer contract.
 unsafe fn finish(stream: *mut StreamHandle) -> Result<OutStream, Failure> {
     // SAFETY: forwarded from this function's contract.
-    let handle = unsafe { args::handle_mut(stream, "stream") }?;
+    let handle = unsafe { ownership::borrow_mut(stream, "stream") }?;
     handle
         .body
         .take()
@@ -73,7 +74,7 @@ pub unsafe extern "C" fn notp_kernel_call_stream(
                     .call_stream(to.node, to.server, call::timeout(timeout_ms))?;
             let completion = Completion::new(callback, UserData(user_data));
             rt.spawn(async move { completion.finish(reply.await) });
-            slot.write(args::give(StreamHandle { body: Some(body) }));
+            slot.write(ownership::give(StreamHandle { body: Some(body) }));
             Ok(())
         })
     }
@@ -102,7 +103,7 @@ pub unsafe extern "C" fn notp_kernel_cast_stream(
                 .kernel
                 .cast_stream(to.node, to.server)
                 .ok_or_else(|| Failure::from(CallError::UnknownNode(to.node.id().to_owned())))?;
-            slot.write(args::give(StreamHandle { body: Some(body) }));
+            slot.write(ownership::give(StreamHandle { body: Some(body) }));
             Ok(())
         })
     }
@@ -175,5 +176,5 @@ pub unsafe extern "C" fn notp_stream_fail(
 pub unsafe extern "C" fn notp_stream_free(stream: *mut StreamHandle) {
     let _context = runtime().ok().map(|rt| rt.enter());
     // SAFETY: the caller passes NULL or a stream this library handed over.
-    unsafe { args::take_back(stream) }
+    unsafe { ownership::free(stream) }
 }

@@ -5,7 +5,8 @@ use std::ffi::c_char;
 
 use serde_json::Value;
 
-use super::args::{self, give, give_string};
+use super::args::{self, give_string};
+use super::ownership::{self, give};
 use super::status::{answer, guard, Failure, Status};
 use engine::{now_micros, ClockEntry, TrimOptions, VectorClock};
 
@@ -132,7 +133,11 @@ pub unsafe extern "C" fn notp_vclock_to_json(
     out: *mut *mut c_char,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || give_string(args::handle(clock, "clock")?.to_json())) }
+    unsafe {
+        answer(out, || {
+            give_string(ownership::borrow(clock, "clock")?.to_json())
+        })
+    }
 }
 
 /// An independent copy of the clock. Release it with notp_vclock_free().
@@ -142,14 +147,14 @@ pub unsafe extern "C" fn notp_vclock_clone(
     out: *mut *mut VectorClock,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(give(args::handle(clock, "clock")?.clone()))) }
+    unsafe { answer(out, || Ok(give(ownership::borrow(clock, "clock")?.clone()))) }
 }
 
 /// Releases a clock. NULL is ignored.
 #[no_mangle]
 pub unsafe extern "C" fn notp_vclock_free(clock: *mut VectorClock) {
     // SAFETY: the caller passes NULL or a clock this library handed over.
-    unsafe { args::take_back(clock) }
+    unsafe { ownership::free(clock) }
 }
 
 // ---- changes ----------------------------------------------------------------
@@ -232,7 +237,7 @@ pub unsafe extern "C" fn notp_vclock_merge(
     unsafe {
         guard(|| {
             let other = args::operand(clock, other)?;
-            args::handle_mut(clock, "clock")?.merge(&other);
+            ownership::borrow_mut(clock, "clock")?.merge(&other);
             Ok(())
         })
     }
@@ -249,8 +254,8 @@ pub unsafe extern "C" fn notp_vclock_trim(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         guard(|| {
-            let opts = TrimOptions::from(*args::handle(opts, "opts")?);
-            args::handle_mut(clock, "clock")?.trim(threshold, &opts);
+            let opts = TrimOptions::from(args::plain(opts, "opts")?);
+            ownership::borrow_mut(clock, "clock")?.trim(threshold, &opts);
             Ok(())
         })
     }
@@ -269,7 +274,7 @@ pub unsafe extern "C" fn notp_vclock_get(
     unsafe {
         answer(out, || {
             let id = args::text(id, "id")?;
-            let entry = args::handle(clock, "clock")?.get(id).copied();
+            let entry = ownership::borrow(clock, "clock")?.get(id).copied();
             entry
                 .map(CClockEntry::from)
                 .ok_or_else(|| Failure::not_found(format!("the clock has no actor {id:?}")))
@@ -287,7 +292,7 @@ pub unsafe extern "C" fn notp_vclock_has(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            Ok(args::handle(clock, "clock")?.has(args::text(id, "id")?))
+            Ok(ownership::borrow(clock, "clock")?.has(args::text(id, "id")?))
         })
     }
 }
@@ -303,7 +308,10 @@ pub unsafe extern "C" fn notp_vclock_descends(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let (clock, other) = (args::handle(clock, "clock")?, args::handle(other, "other")?);
+            let (clock, other) = (
+                ownership::borrow(clock, "clock")?,
+                ownership::borrow(other, "other")?,
+            );
             Ok(clock.descends(other))
         })
     }
@@ -320,7 +328,7 @@ pub unsafe extern "C" fn notp_vclock_equals(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            Ok(args::handle(a, "a")?.equals(args::handle(b, "b")?))
+            Ok(ownership::borrow(a, "a")?.equals(ownership::borrow(b, "b")?))
         })
     }
 }
@@ -335,7 +343,7 @@ pub unsafe extern "C" fn notp_vclock_nodes(
     // SAFETY: the arguments follow the header's pointer contract.
     unsafe {
         answer(out, || {
-            let ids: Vec<Value> = args::handle(clock, "clock")?
+            let ids: Vec<Value> = ownership::borrow(clock, "clock")?
                 .nodes()
                 .map(Value::from)
                 .collect();
@@ -348,7 +356,7 @@ pub unsafe extern "C" fn notp_vclock_nodes(
 #[no_mangle]
 pub unsafe extern "C" fn notp_vclock_size(clock: *const VectorClock, out: *mut usize) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(clock, "clock")?.size())) }
+    unsafe { answer(out, || Ok(ownership::borrow(clock, "clock")?.size())) }
 }
 
 /// The largest insert time of any actor (0 for an empty clock).
@@ -358,7 +366,7 @@ pub unsafe extern "C" fn notp_vclock_max_insert(
     out: *mut u64,
 ) -> Status {
     // SAFETY: the arguments follow the header's pointer contract.
-    unsafe { answer(out, || Ok(args::handle(clock, "clock")?.max_insert())) }
+    unsafe { answer(out, || Ok(ownership::borrow(clock, "clock")?.max_insert())) }
 }
 
 /// The shape of every per-actor change: read `id`, then change the clock.
@@ -372,7 +380,12 @@ unsafe fn change(
 ) -> Status {
     guard(|| {
         // SAFETY: forwarded from this function's contract.
-        let (id, clock) = unsafe { (args::text(id, "id")?, args::handle_mut(clock, "clock")?) };
+        let (id, clock) = unsafe {
+            (
+                args::text(id, "id")?,
+                ownership::borrow_mut(clock, "clock")?,
+            )
+        };
         apply(clock, id);
         Ok(())
     })

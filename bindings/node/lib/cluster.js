@@ -81,18 +81,14 @@ class ClusterNode extends EventEmitter {
   }
 
   /**
-   * Loads the ring saved at the gossip ring's `flushPath` and connects to
-   * its members: `cb()` when done (also when there is nothing to load),
-   * `cb(err)` for a file that is not a saved ring. A later `start` with
-   * another ring id fails.
+   * Loads the ring saved at the gossip ring's `flushPath` (its members are
+   * connected to once the node runs): `cb()` when done (also when there is
+   * nothing to load), `cb(err)` for a file that is not a saved ring. A
+   * later `start` with another ring id fails.
    */
   load(cb) {
     const done = typeof cb === "function" ? cb : (err) => err && this.emit("error", err);
-    this._gossip.load((err) => {
-      if (err) return done(err);
-      this._connectMembers();
-      return done();
-    });
+    this._gossip.load(done);
     return this;
   }
 
@@ -122,22 +118,18 @@ class ClusterNode extends EventEmitter {
       if (done) done(err);
       else this.emit("error", err);
     };
-    const loaded = this._gossip.ringID();
-    if (typeof loaded === "string" && loaded !== ringID) {
-      process.nextTick(fail, new Error(`Loaded ring ID '${loaded}' does not match '${ringID}'`));
-      return this;
-    }
     const kernel = this._kernel;
     const onReady = () => {
       this._endStart();
       try {
+        // The engine's start sequence: restore, check the ring id, resume
+        // or join, command server.
         this._gossip._attach(ringID, true);
       } catch (err) {
         kernel.stop();
         fail(err);
         return;
       }
-      this._connectMembers();
       this.emit("ready");
       if (done) done();
     };
@@ -183,14 +175,6 @@ class ClusterNode extends EventEmitter {
     this._starting = null;
     this._kernel.removeListener("_ready", pending.onReady);
     this._kernel.removeListener("error", pending.onError);
-  }
-
-  /** Connects to every member of the ring (other than this node). */
-  _connectMembers() {
-    const self = this._kernel.self().id();
-    for (const node of this._gossip.ring().nodes()) {
-      if (node.id() !== self) this._kernel.connect(node);
-    }
   }
 }
 

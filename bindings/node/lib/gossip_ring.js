@@ -16,6 +16,8 @@ const CONFLICT = 1;
 const LEAVE = 2;
 const SEND = 3;
 const CLOSE = 4;
+// 5 (PENDING): a wake-up, the only kind `_onEvents` receives.
+const STOP = 6; // the engine ring stopped; nothing follows
 
 // Life of a gossip ring.
 const IDLE = 0; // not attached to a kernel (before start, after stop)
@@ -63,6 +65,7 @@ function settingsOf(opts) {
     oldBound: number(v.oldBound, "vclockOpts.oldBound"),
     meetRetries: optionalCount(opts.meetRetries, "meetRetries"),
     tombstonePolls: optionalCount(opts.tombstonePolls, "tombstonePolls"),
+    eventBacklog: optionalCount(opts.eventBacklog, "eventBacklog"),
   };
 }
 
@@ -114,7 +117,12 @@ function toNodes(list) {
  * membership changes, `conflict(ring, clock)` for a concurrent ring,
  * `leave(ring)` (the ring sent to the others, without this node), `send(clock,
  * "ring", ringJSON)` for every gossip message sent, `close` once out of the
- * ring, and `stop`.
+ * ring, and `stop`. They wait in the engine until this thread takes them;
+ * should it fall behind by more than `eventBacklog` (1024) events, nothing
+ * blocks and no membership change is lost: changes not yet taken collapse
+ * into one `process` from the ring last reported to the ring now, and
+ * `send`, then `conflict`, then `leave`/`close` events are dropped, oldest
+ * first.
  */
 class GossipRing extends GenServer {
   constructor(kernel, opts) {
@@ -272,11 +280,11 @@ class GossipRing extends GenServer {
     return this;
   }
 
-  /** Changes `node`'s weight (inserting it when absent). */
+  /** Changes `node`'s weight (the ring's rfactor by default), inserting it when absent. */
   update(node, weight, force) { // eslint-disable-line no-unused-vars
     const n = nodeFields(node);
     const w = weightOf(weight);
-    this._running().update(n.id, n.host, n.port, w ?? this.ring().rfactor());
+    this._running().update(n.id, n.host, n.port, w);
     return this;
   }
 
@@ -303,21 +311,18 @@ class GossipRing extends GenServer {
     return this;
   }
 
-  /** The nodes holding `key`: its owner and the owner's `pfactor` successors. */
-  find(key) {
-    if (typeof key !== "string") {
-      const ring = this.ring();
-      const owner = ring.find(args.keyBytes(key));
-      return owner === undefined ? [] : [owner].concat(ring.next(owner));
-    }
-    return toNodes(this._running().find(key));
+  /** The nodes holding `key`: its owner and the owner's `size` successors (default: pfactor). */
+  find(key, size) {
+    const r = args.range(size, "size");
+    if (typeof key === "string") return toNodes(this._running().find(key, r));
+    return toNodes(this._running().findBytes(args.keyBytes(key), r));
   }
 
   /** `size` distinct nodes from `key`'s position on (default: the ring's pfactor + 1). */
   range(key, size) {
     const r = args.range(size, "size");
-    if (typeof key !== "string") return this.ring().rangeNext(args.keyBytes(key), size);
-    return toNodes(this._running().range(key, r));
+    if (typeof key === "string") return toNodes(this._running().range(key, r));
+    return toNodes(this._running().rangeBytes(args.keyBytes(key), r));
   }
 
   /** Sends the ring to two members now (what every interval does). */
@@ -420,12 +425,9 @@ class GossipRing extends GenServer {
       return this;
     }
     this._state = STOPPING;
-    const inRing = this._native.stop(stopKernel === true);
-    if (!inRing) {
-      this._detach();
-      process.nextTick(() => this.emit("stop"));
-    }
-    // Otherwise `close` follows, then `stop`.
+    // `leave` and `close` follow when the node was in a ring, then the
+    // engine's end of events: `stop`.
+    this._native.stop(stopKernel === true);
     return this;
   }
 
@@ -458,9 +460,16 @@ class GossipRing extends GenServer {
     if (stopping) this.emit("stop");
   }
 
-  /** Receives a batch of engine events (see bindings/node/src/cluster.rs). */
-  _onEvents(text) {
+  /** A wake-up from the engine (see bindings/node/src/cluster.rs): take what waits. */
+  _onEvents() {
+    // Every wake-up is PENDING: one take answers any number of them.
     if (!this._attached()) return;
+    const batch = this._native.takeEvents();
+    if (batch !== null && batch !== undefined) this._deliver(batch);
+  }
+
+  /** Emits a batch of events taken from the engine. */
+  _deliver(text) {
     const ev = JSON.parse(text);
     const n = ev.length;
     let i = 0;
@@ -495,12 +504,15 @@ class GossipRing extends GenServer {
           case CLOSE:
             i += 1;
             this.emit("close");
-            if (this._state === STOPPING) {
-              this._detach();
-              this.emit("stop");
-              return;
-            }
             break;
+          case STOP: {
+            i += 1;
+            // The engine ring stopped: by `stop`, or because its kernel did.
+            const stopping = this._state === STOPPING;
+            this._detach();
+            if (stopping) this.emit("stop");
+            return;
+          }
           default:
             throw new Error(`notp: unknown gossip event ${kind}`);
         }
@@ -510,7 +522,7 @@ class GossipRing extends GenServer {
         process.nextTick(() => {
           throw err;
         });
-        if (typeof kind !== "number" || kind < PROCESS || kind > CLOSE) return;
+        if (typeof kind !== "number" || kind < PROCESS || kind > STOP) return;
       }
       if (!this._attached()) return;
     }

@@ -1,32 +1,37 @@
-//! The gossip door: a [`notp::cluster::GossipRing`] (and, for a cluster
-//! node, the command server) per JavaScript `GossipRing`, built on the
-//! engine kernel of an already started JavaScript `NetKernel`.
+//! The gossip door: an engine [`ClusterNode`] (a gossip ring and, for a
+//! cluster node, the command server) per JavaScript `GossipRing`, attached
+//! to the engine kernel of an already started JavaScript `NetKernel` by the
+//! engine's one start sequence ([`ClusterNode::attach_ring`]).
 //!
-//! The ring's events travel to JavaScript through a session of their own
-//! ([`crate::session`]): a forwarding task encodes each [`GossipEvent`] on
-//! an engine thread (rings and clocks as JSON text) and queues it; the
-//! session's thread-safe function delivers the batches on the JavaScript
-//! thread. The session is referenced while the ring is attached and closed
-//! when JavaScript detaches it (after `stop`, or when its kernel stops), so
-//! a stopped node leaves nothing that keeps Node alive.
+//! The ring's events wait in the engine's subscription, with its one
+//! backlog policy (`notp::cluster::events`: changes collapse, nothing
+//! blocks gossip, the last ring is never lost), until JavaScript takes
+//! them: a task announces waiting events through a session of their own
+//! ([`crate::session`]) with one `PENDING` wake-up, and JavaScript answers
+//! by taking every waiting event at once ([`NativeGossip::take_events`]),
+//! encoded as JSON text (rings and clocks as JSON text). A busy JavaScript
+//! thread thus never makes this door hold more than the engine's backlog.
+//! The session is referenced while the ring is attached and closed when
+//! JavaScript detaches it (after `stop`, or when its kernel stops), so a
+//! stopped node leaves nothing that keeps Node alive.
 //!
 //! Reads (`ring`, `vclock`, …) copy the engine's state under its lock: a
 //! fresh snapshot per call, never a round trip through a task.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use napi::bindgen_prelude::{Env, Function};
+use napi::bindgen_prelude::{Env, Function, Uint8ArraySlice};
 use napi::JsValue;
 use napi_derive::napi;
-use notp::cluster::{command, GossipEvent, GossipRing};
-use notp::gossip::{Gossip, GossipOptions, Rng};
-use notp::net::Kernel;
+use notp::cluster::{
+    Attach, ClusterError, ClusterNode, GossipEvent, GossipEvents, GossipRing, Restore, SavedState,
+};
+use notp::gossip::GossipOptions;
 use notp::wire::js_json;
 use notp::{Node, TrimOptions};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::Notify;
 
 use crate::convert::{invalid_arg, to_bound};
 use crate::event::Event;
@@ -41,6 +46,10 @@ mod kind {
     pub const LEAVE: u8 = 2;
     pub const SEND: u8 = 3;
     pub const CLOSE: u8 = 4;
+    /// Events wait: take them (`takeEvents`).
+    pub const PENDING: u8 = 5;
+    /// The ring stopped; nothing follows.
+    pub const STOP: u8 = 6;
 }
 
 /// Gossip options as the JavaScript layer passes them (defaults filled in
@@ -63,6 +72,9 @@ pub struct GossipSettings {
     pub meet_retries: Option<u32>,
     /// Polls a removal is remembered for (engine default if absent).
     pub tombstone_polls: Option<u32>,
+    /// Events waiting for JavaScript before changes collapse and other
+    /// events are dropped (engine default if absent).
+    pub event_backlog: Option<u32>,
 }
 
 impl GossipSettings {
@@ -83,6 +95,9 @@ impl GossipSettings {
             },
             meet_retries: self.meet_retries.unwrap_or(defaults.meet_retries),
             tombstone_polls: self.tombstone_polls.unwrap_or(defaults.tombstone_polls),
+            event_backlog: self
+                .event_backlog
+                .map_or(defaults.event_backlog, |n| n as usize),
         })
     }
 }
@@ -98,7 +113,7 @@ pub struct KernelAddress {
 /// State read from a flush file (`{ring, actor, chash, vclock}`), rings and
 /// clocks as JSON text.
 #[napi(object)]
-pub struct SavedState {
+pub struct SavedRing {
     pub ring_id: Option<String>,
     pub actor: Option<String>,
     pub chash: String,
@@ -106,13 +121,13 @@ pub struct SavedState {
 }
 
 struct Attached {
-    /// Dropped once the ring has been left, so its timers end.
-    gossip: Option<GossipRing>,
-    kernel: Kernel,
+    node: ClusterNode,
+    events: Arc<GossipEvents>,
     session: Arc<Session>,
-    /// Whether JavaScript listens for `send` (forwarding every gossip
-    /// message's ring costs a copy per poll).
-    wants_send: Arc<AtomicBool>,
+    /// Signalled when JavaScript took the events a wake-up announced.
+    taken: Arc<Notify>,
+    /// The end of the events (`STOP`) went to JavaScript.
+    stop_told: bool,
 }
 
 /// Owns one gossip ring: attached to a kernel between `start` and
@@ -120,6 +135,9 @@ struct Attached {
 #[napi]
 pub struct NativeGossip {
     opts: GossipOptions,
+    /// State JavaScript read before `start` (`readSaved`), which the start
+    /// restores rather than reading the file again.
+    saved: Option<Option<SavedState>>,
     attached: Option<Attached>,
 }
 
@@ -139,36 +157,28 @@ fn fields(nodes: Vec<Node>) -> Vec<NodeFields> {
     nodes.iter().map(NodeFields::from).collect()
 }
 
-/// An engine refusal as the original words it (the reason alone).
-fn refusal(e: notp::Error) -> napi::Error {
+/// An engine refusal as the original words it (an argument error's reason
+/// alone).
+fn refusal(e: ClusterError) -> napi::Error {
     match e {
-        notp::Error::InvalidArgument { reason, .. } => napi::Error::from_reason(reason),
-        other => crate::convert::engine_error(other),
+        ClusterError::State(notp::Error::InvalidArgument { reason, .. }) => {
+            napi::Error::from_reason(reason)
+        }
+        ClusterError::State(other) => crate::convert::engine_error(other),
+        other => napi::Error::from_reason(other.to_string()),
     }
-}
-
-fn net_error(e: notp::net::NetError) -> napi::Error {
-    napi::Error::from_reason(e.to_string())
 }
 
 fn not_started() -> napi::Error {
     napi::Error::from_reason("the gossip ring is not started")
 }
 
-/// The original's message for a flush file that is not a saved ring.
-fn invalid_blob(path: &Path) -> napi::Error {
-    napi::Error::from_reason(format!(
-        "File at path '{}' contains invalid JSON blob.",
-        path.display()
-    ))
-}
-
-/// Encodes one event for the dispatcher; `None` for events nobody wants.
-fn encode(event: GossipEvent, wants_send: &AtomicBool) -> Option<String> {
-    let mut out = String::new();
+/// Encodes one event for `lib/gossip_ring.js`: `kind,field,…`.
+fn encode(event: GossipEvent, out: &mut String) {
+    let mut fields = String::new();
     let mut text = |s: &str| {
-        out.push(',');
-        js_json::write_str(&mut out, s);
+        fields.push(',');
+        js_json::write_str(&mut fields, s);
     };
     let k = match event {
         GossipEvent::Process { old, new } => {
@@ -186,38 +196,46 @@ fn encode(event: GossipEvent, wants_send: &AtomicBool) -> Option<String> {
             kind::LEAVE
         }
         GossipEvent::Send { clock, ring } => {
-            if !wants_send.load(Ordering::Relaxed) {
-                return None;
-            }
             text(&clock.to_json());
             text(&ring.to_json());
             kind::SEND
         }
         GossipEvent::Close => kind::CLOSE,
     };
-    let mut fields = String::with_capacity(out.len() + 2);
-    let _ = write!(fields, "{k}");
-    fields.push_str(&out);
-    Some(fields)
+    if out.len() > 1 {
+        out.push(',');
+    }
+    let _ = write!(out, "{k}");
+    out.push_str(&fields);
 }
 
 impl NativeGossip {
-    fn gossip(&self) -> napi::Result<&GossipRing> {
-        self.attached
-            .as_ref()
-            .ok_or_else(not_started)?
-            .gossip
-            .as_ref()
-            .ok_or_else(not_started)
+    fn attached(&self) -> napi::Result<&Attached> {
+        self.attached.as_ref().ok_or_else(not_started)
     }
 
-    /// Runs `f` on the ring inside the engine runtime (the ring may spawn
-    /// tasks, e.g. when joining starts serving the ring).
-    fn with_gossip<R>(&self, f: impl FnOnce(&GossipRing) -> R) -> napi::Result<R> {
+    fn gossip(&self) -> napi::Result<&GossipRing> {
+        Ok(self.attached()?.node.gossip())
+    }
+
+    /// A lookup of `key` with a JavaScript size (negative: the default).
+    fn lookup(
+        &self,
+        key: &[u8],
+        size: f64,
+        query: fn(&GossipRing, &[u8], Option<usize>) -> Vec<Node>,
+    ) -> napi::Result<Vec<NodeFields>> {
+        let size = crate::ring::range_of(size);
+        Ok(fields(query(self.gossip()?, key, size)))
+    }
+
+    /// Runs a change of the ring inside the engine runtime (the ring may
+    /// spawn tasks, e.g. when joining starts serving the ring).
+    fn change(&self, f: impl FnOnce(&GossipRing) -> Result<(), ClusterError>) -> napi::Result<()> {
         let gossip = self.gossip()?;
         let rt = runtime().map_err(napi::Error::from_reason)?;
         let _context = rt.enter();
-        Ok(f(gossip))
+        f(gossip).map_err(refusal)
     }
 }
 
@@ -227,15 +245,17 @@ impl NativeGossip {
     pub fn new(settings: GossipSettings) -> napi::Result<Self> {
         Ok(NativeGossip {
             opts: settings.to_options()?,
+            saved: None,
             attached: None,
         })
     }
 
-    /// Builds the engine ring on the running kernel at `kernel`, restores
-    /// it from the flush path when one is set (a saved ring with another id
-    /// is an error), joins (or resumes) ring `ring_id`, starts the command
-    /// server when `command` is set, and makes `dispatch(text)` the
-    /// receiver of the ring's events.
+    /// Attaches the ring to the running kernel at `kernel` with the
+    /// engine's start sequence: restores the saved state (the one
+    /// `readSaved` read, else the flush path's; a saved ring with another
+    /// id is an error), resumes it or joins ring `ring_id`, and starts the
+    /// command server when `command` is set. `dispatch(text)` then receives
+    /// the wake-ups of the ring's events.
     #[napi(catch_unwind)]
     pub fn start(
         &mut self,
@@ -257,62 +277,43 @@ impl NativeGossip {
             .ok_or_else(|| napi::Error::from_reason("the kernel is not running"))?;
         let _context = rt.enter();
         let gossip = GossipRing::new(&engine, self.opts.clone());
-        let mut events = gossip.subscribe();
-        gossip.load().map_err(refusal)?;
-        match gossip.ring_id() {
-            Some(loaded) if loaded != ring_id => {
-                return Err(napi::Error::from_reason(format!(
-                    "Loaded ring ID '{loaded}' does not match '{ring_id}'"
-                )))
-            }
-            Some(_) => gossip.resume().map_err(net_error)?,
-            None => gossip.join(&ring_id).map_err(refusal)?,
-        }
-        let serving = gossip.ring_id().unwrap_or(ring_id);
-        let undo = |e: napi::Error| {
-            engine.unregister(&serving);
-            e
+        // Before anything can happen: JavaScript may listen already.
+        let events = Arc::new(gossip.subscribe());
+        events.want_sends(false);
+        let how = Attach {
+            command_server: command,
+            restore: self
+                .saved
+                .take()
+                .map_or(Restore::FromFlushPath, Restore::Read),
         };
-        if command {
-            command::spawn(&engine, &gossip)
-                .map_err(net_error)
-                .map_err(undo)?;
-        }
+        let node = ClusterNode::attach_ring(gossip, &ring_id, how).map_err(refusal)?;
         let session = Arc::new(Session::default());
         // SAFETY: `env` is the environment of this call and `dispatch` one
         // of its arguments.
-        unsafe { session.attach(env.raw(), dispatch.raw()) }
-            .map_err(napi::Error::from_reason)
-            .map_err(|e| {
-                if command {
-                    engine.unregister(command::NAME);
-                }
-                undo(e)
-            })?;
-        let wants_send = Arc::new(AtomicBool::new(false));
-        let forward = (session.clone(), wants_send.clone());
+        if let Err(e) = unsafe { session.attach(env.raw(), dispatch.raw()) } {
+            node.detach();
+            return Err(napi::Error::from_reason(e));
+        }
+        let taken = Arc::new(Notify::new());
+        let (waiting, wake, took) = (events.clone(), session.clone(), taken.clone());
         let task = rt.spawn(async move {
-            let (session, wants_send) = forward;
             loop {
-                match events.recv().await {
-                    Ok(event) => {
-                        if let Some(fields) = encode(event, &wants_send) {
-                            session.push(Event::Encoded(fields));
-                        }
-                    }
-                    Err(RecvError::Lagged(n)) => {
-                        eprintln!("notp: {n} gossip events were dropped (JavaScript fell behind)");
-                    }
-                    Err(RecvError::Closed) => break,
+                waiting.ready().await;
+                wake.push(Event::Encoded(kind::PENDING.to_string()));
+                if waiting.is_over() {
+                    break;
                 }
+                took.notified().await;
             }
         });
         session.add_task(task.abort_handle());
         self.attached = Some(Attached {
-            gossip: Some(gossip),
-            kernel: engine,
+            node,
+            events,
             session,
-            wants_send,
+            taken,
+            stop_told: false,
         });
         Ok(())
     }
@@ -323,40 +324,51 @@ impl NativeGossip {
         self.attached.is_some()
     }
 
+    /// Every event waiting, as one batch of `kind,field,…` in a JSON
+    /// array, `STOP` last once the ring has stopped; `null` when nothing
+    /// waits.
+    #[napi(catch_unwind)]
+    pub fn take_events(&mut self) -> Option<String> {
+        let attached = self.attached.as_mut()?;
+        let mut out = String::from("[");
+        while let Some(event) = attached.events.try_recv() {
+            encode(event, &mut out);
+        }
+        if attached.events.is_over() && !attached.stop_told {
+            attached.stop_told = true;
+            if out.len() > 1 {
+                out.push(',');
+            }
+            let _ = write!(out, "{}", kind::STOP);
+        }
+        attached.taken.notify_one();
+        (out.len() > 1).then(|| out + "]")
+    }
+
     /// Forward `send` events (only while JavaScript listens for them).
     #[napi(catch_unwind)]
     pub fn set_send_events(&self, on: bool) {
         if let Some(a) = &self.attached {
-            a.wants_send.store(on, Ordering::Relaxed);
+            a.events.want_sends(on);
         }
     }
 
-    /// Leaves the ring for good and saves the state that leaves behind
-    /// (as the engine's `ClusterNode::stop` does: a clean stop is not a
-    /// crash, so a restart starts over rather than resuming a ring that
-    /// was told this node left); with `stop_kernel` also stops the engine
-    /// kernel at once. Answers whether the node was in a ring (then
-    /// `leave` and `close` events follow).
+    /// Stops the ring as the engine does ([`ClusterNode::detach`]: leaves,
+    /// saves the state that leaves behind, stops for good); with
+    /// `stop_kernel` also stops the engine kernel ([`ClusterNode::stop`]).
+    /// The ring's last events follow (`leave` and `close` when it was in a
+    /// ring), then `STOP`.
     #[napi(catch_unwind)]
-    pub fn stop(&mut self, stop_kernel: bool) -> napi::Result<bool> {
-        let Some(attached) = self.attached.as_mut() else {
-            return Ok(false);
-        };
-        let Some(gossip) = attached.gossip.take() else {
-            return Ok(false);
-        };
+    pub fn stop(&self, stop_kernel: bool) -> napi::Result<()> {
+        let node = &self.attached()?.node;
         let rt = runtime().map_err(napi::Error::from_reason)?;
         let _context = rt.enter();
-        let in_ring = gossip.ring_id().is_some();
-        gossip.leave();
-        // After the leave, so that this write and any periodic one racing
-        // it save the same state. A failure here is one of the periodic
-        // flush's too, which the engine only logs; stopping goes on.
-        let _ = gossip.flush();
         if stop_kernel {
-            attached.kernel.stop();
+            node.stop();
+        } else {
+            node.detach();
         }
-        Ok(in_ring)
+        Ok(())
     }
 
     /// Ends the event session (nothing keeps Node alive for this ring any
@@ -393,15 +405,16 @@ impl NativeGossip {
     /// Joins ring `ring_id`; an error when already in one.
     #[napi(catch_unwind)]
     pub fn join(&self, ring_id: String) -> napi::Result<()> {
-        self.with_gossip(|g| g.join(&ring_id))?.map_err(refusal)
+        self.change(|g| g.join(&ring_id))
     }
 
     #[napi(catch_unwind)]
     pub fn meet(&self, id: String, host: String, port: u32) -> napi::Result<()> {
         let node = make_node(id, host, port)?;
-        self.with_gossip(|g| g.meet(&node))
+        self.change(|g| g.meet(&node))
     }
 
+    /// Inserts a node; no weight: the ring's rfactor.
     #[napi(catch_unwind)]
     pub fn insert(
         &self,
@@ -411,59 +424,74 @@ impl NativeGossip {
         weight: Option<u32>,
     ) -> napi::Result<()> {
         let node = make_node(id, host, port)?;
-        self.with_gossip(|g| g.insert(&node, weight))?
-            .map_err(refusal)
+        self.change(|g| g.insert(&node, weight))
     }
 
     #[napi(catch_unwind)]
     pub fn minsert(&self, nodes: Vec<NodeFields>, weight: Option<u32>) -> napi::Result<()> {
         let nodes = make_nodes(nodes)?;
-        self.with_gossip(|g| g.minsert(&nodes, weight))?
-            .map_err(refusal)
+        self.change(|g| g.minsert(&nodes, weight))
     }
 
+    /// Changes a node's weight; no weight: the ring's rfactor.
     #[napi(catch_unwind)]
-    pub fn update(&self, id: String, host: String, port: u32, weight: u32) -> napi::Result<()> {
+    pub fn update(
+        &self,
+        id: String,
+        host: String,
+        port: u32,
+        weight: Option<u32>,
+    ) -> napi::Result<()> {
         let node = make_node(id, host, port)?;
-        self.with_gossip(|g| g.update(&node, weight))?
-            .map_err(refusal)
+        self.change(|g| g.update(&node, weight))
     }
 
     #[napi(catch_unwind)]
     pub fn remove(&self, id: String, host: String, port: u32) -> napi::Result<()> {
         let node = make_node(id, host, port)?;
-        self.with_gossip(|g| g.remove(&node))
+        self.change(|g| g.remove(&node))
     }
 
     #[napi(catch_unwind)]
     pub fn mremove(&self, nodes: Vec<NodeFields>) -> napi::Result<()> {
         let nodes = make_nodes(nodes)?;
-        self.with_gossip(|g| g.mremove(&nodes))
+        self.change(|g| g.mremove(&nodes))
     }
 
     /// Leaves the ring (the node stays attached, alone, and may join again).
     #[napi(catch_unwind)]
     pub fn leave(&self) -> napi::Result<()> {
-        self.with_gossip(GossipRing::leave)
+        self.change(GossipRing::leave)
     }
 
     #[napi(catch_unwind)]
     pub fn poll(&self) -> napi::Result<()> {
-        self.with_gossip(GossipRing::poll)
+        self.change(GossipRing::poll)
     }
 
-    /// The owner of `key` and its `pfactor` successors.
+    /// The owner of `key` and its `size` successors (negative: pfactor).
     #[napi(catch_unwind)]
-    pub fn find(&self, key: String) -> napi::Result<Vec<NodeFields>> {
-        Ok(fields(self.gossip()?.find(&key)))
+    pub fn find(&self, key: String, size: f64) -> napi::Result<Vec<NodeFields>> {
+        self.lookup(key.as_bytes(), size, |g, k, n| g.find(k, n))
+    }
+
+    /// `find` for a key given as bytes.
+    #[napi(catch_unwind)]
+    pub fn find_bytes(&self, key: Uint8ArraySlice, size: f64) -> napi::Result<Vec<NodeFields>> {
+        self.lookup(key.as_ref(), size, |g, k, n| g.find(k, n))
     }
 
     /// `size` distinct nodes from `key`'s position on; negative: the
     /// ring's default.
     #[napi(catch_unwind)]
     pub fn range(&self, key: String, size: f64) -> napi::Result<Vec<NodeFields>> {
-        let size = crate::ring::range_of(size);
-        Ok(fields(self.gossip()?.range(&key, size)))
+        self.lookup(key.as_bytes(), size, |g, k, n| g.range(k, n))
+    }
+
+    /// `range` for a key given as bytes.
+    #[napi(catch_unwind)]
+    pub fn range_bytes(&self, key: Uint8ArraySlice, size: f64) -> napi::Result<Vec<NodeFields>> {
+        self.lookup(key.as_ref(), size, |g, k, n| g.range(k, n))
     }
 
     /// Writes the state to the flush path now (nothing without one).
@@ -476,44 +504,28 @@ impl NativeGossip {
         })
     }
 
-    /// Restores the state saved at the flush path (a missing file is not
-    /// an error; a corrupt one is).
+    /// Restores the state saved at the flush path and connects to its
+    /// members (a missing file is not an error; a corrupt one is).
     #[napi(catch_unwind)]
     pub fn load(&self) -> napi::Result<()> {
-        self.gossip()?.load().map_err(refusal)
+        self.change(GossipRing::load)
     }
 
     /// Reads the state saved at the flush path without a kernel (a ring
-    /// loaded before its node starts), checked by the engine's rules for
-    /// node `me`. `null` when there is no flush path or no file.
+    /// loaded before its node starts), for node `me`, and keeps it for
+    /// `start`. `null` when there is no flush path or no file.
     #[napi(catch_unwind)]
-    pub fn read_saved(&self, me: KernelAddress) -> napi::Result<Option<SavedState>> {
-        let Some(path) = self.opts.flush_path.clone() else {
-            return Ok(None);
-        };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(napi::Error::from_reason(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )))
-            }
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| invalid_blob(&path))?;
+    pub fn read_saved(&mut self, me: KernelAddress) -> napi::Result<Option<SavedRing>> {
         let me = make_node(me.id, me.host, me.port)?;
-        let mut state = Gossip::new(me, self.opts.clone(), Rng::seeded(0));
-        state
-            .load_persisted(&value)
-            .map_err(|_| invalid_blob(&path))?;
-        Ok(Some(SavedState {
-            ring_id: state.ring_id().map(str::to_owned),
-            actor: state.actor().map(str::to_owned),
-            chash: state.ring().to_json(),
-            vclock: state.clock().to_json(),
-        }))
+        let saved = SavedState::read(&self.opts, &me).map_err(|e| refusal(e.into()))?;
+        let answer = saved.as_ref().map(|s| SavedRing {
+            ring_id: s.ring_id.clone(),
+            actor: s.actor.clone(),
+            chash: s.ring.to_json(),
+            vclock: s.clock.to_json(),
+        });
+        self.saved = Some(saved);
+        Ok(answer)
     }
 }
 
