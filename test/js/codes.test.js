@@ -3,9 +3,7 @@
 // The numbers the JavaScript and Rust halves of the Node door agree on.
 // The kernel's are exported by the addon (bindings/node/src/codes.rs) and
 // read by lib/codes.js: these tests check that every name the JavaScript
-// reads exists there. The gossip ring's event kinds are still written on
-// both sides (src/cluster.rs, lib/gossip_ring.js): checked against each
-// other here, as the C header is checked against a fresh generation.
+// reads exists there.
 
 const { test } = require("node:test");
 const assert = require("node:assert/strict");
@@ -17,12 +15,8 @@ const { repoRoot } = require("./support");
 
 const door = path.join(repoRoot, "bindings", "node");
 
-function read(...parts) {
-  return fs.readFileSync(path.join(door, ...parts), "utf8");
-}
-
 test("the addon exports each group of codes once, distinct and frozen", () => {
-  assert.deepEqual(Object.keys(codes).sort(), ["answer", "kernelEvent", "sinkState"]);
+  assert.deepEqual(Object.keys(codes).sort(), ["answer", "gossipEvent", "kernelEvent", "sinkState"]);
   assert.deepEqual(JSON.parse(JSON.stringify(codes)), native.codes());
   assert.ok(Object.isFrozen(codes));
   for (const [group, values] of Object.entries(codes)) {
@@ -39,7 +33,7 @@ test("every code the JavaScript side reads by name is one the addon exports", ()
   let used = 0;
   for (const file of fs.readdirSync(lib).filter((f) => f.endsWith(".js"))) {
     const text = fs.readFileSync(path.join(lib, file), "utf8");
-    for (const m of text.matchAll(/const \{([^}]*)\} = (kernelEvent|answer|sinkState);/g)) {
+    for (const m of text.matchAll(/const \{([^}]*)\} = (kernelEvent|answer|sinkState|gossipEvent);/g)) {
       for (const name of m[1].split(",").map((n) => n.trim()).filter(Boolean)) {
         assert.ok(Object.hasOwn(codes[m[2]], name), `${file} reads ${m[2]}.${name}, which the addon does not export`);
         used++;
@@ -48,22 +42,4 @@ test("every code the JavaScript side reads by name is one the addon exports", ()
   }
   // The kernel's dispatcher, request answers and connection states.
   assert.ok(used >= Object.keys(codes.kernelEvent).length + 3, `only ${used} codes read`);
-});
-
-test("the gossip ring's event kinds are the same on both sides", () => {
-  const rust = read("src", "cluster.rs");
-  const block = /mod kind \{([^}]*)\}/.exec(rust);
-  assert.ok(block, "cluster.rs declares its event kinds in `mod kind`");
-  const fromRust = Object.fromEntries(
-    [...block[1].matchAll(/pub const ([A-Z_]+): u8 = (\d+);/g)].map((m) => [m[1], Number(m[2])])
-  );
-  assert.ok(Object.keys(fromRust).length > 0, "kinds found in cluster.rs");
-  const js = read("lib", "gossip_ring.js");
-  const fromJs = {};
-  for (const name of Object.keys(fromRust)) {
-    const m = new RegExp(`const ${name} = (\\d+);`).exec(js);
-    assert.ok(m, `gossip_ring.js defines ${name}`);
-    fromJs[name] = Number(m[1]);
-  }
-  assert.deepEqual(fromJs, fromRust);
 });

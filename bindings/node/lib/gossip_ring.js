@@ -10,14 +10,11 @@ const args = require("./args");
 
 const debug = require("node:util").debuglog("notp");
 
-// Event kinds in a native batch (bindings/node/src/cluster.rs).
-const PROCESS = 0;
-const CONFLICT = 1;
-const LEAVE = 2;
-const SEND = 3;
-const CLOSE = 4;
-// 5 (PENDING): a wake-up, the only kind `_onEvents` receives.
-const STOP = 6; // the engine ring stopped; nothing follows
+// Event kinds in a native batch, read from the addon
+// (bindings/node/src/codes.rs). PENDING is a wake-up, the only kind
+// `_onEvents` receives; STOP: the engine ring stopped, nothing follows.
+const { gossipEvent } = require("./codes");
+const { PROCESS, CONFLICT, LEAVE, SEND, CLOSE, STOP } = gossipEvent;
 
 // Life of a gossip ring.
 const IDLE = 0; // not attached to a kernel (before start, after stop)

@@ -39,18 +39,7 @@ use crate::ring::NodeFields;
 use crate::runtime::runtime;
 use crate::session::{running_kernel, Session};
 
-/// Event kinds as `lib/gossip_ring.js` reads them.
-mod kind {
-    pub const PROCESS: u8 = 0;
-    pub const CONFLICT: u8 = 1;
-    pub const LEAVE: u8 = 2;
-    pub const SEND: u8 = 3;
-    pub const CLOSE: u8 = 4;
-    /// Events wait: take them (`takeEvents`).
-    pub const PENDING: u8 = 5;
-    /// The ring stopped; nothing follows.
-    pub const STOP: u8 = 6;
-}
+use crate::codes::gossip_event as kind;
 
 /// Gossip options as the JavaScript layer passes them (defaults filled in
 /// there, from `consts.gossipOpts`).

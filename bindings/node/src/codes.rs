@@ -1,6 +1,7 @@
 //! The numbers both halves of the door agree on: the kinds of event in a
-//! batch ([`crate::batch`]), the answers of the request functions, and the
-//! states of an outbound connection.
+//! batch ([`crate::batch`]), the answers of the request functions, the
+//! states of an outbound connection, and the kinds of a gossip ring's
+//! events.
 //!
 //! They are defined here once and handed to JavaScript by [`codes`], which
 //! `lib/codes.js` reads when it loads, so the JavaScript side holds no copy
@@ -62,11 +63,27 @@ code_group! {
     }
 }
 
+code_group! {
+    /// What an event of a gossip ring is (see `crate::cluster`).
+    mod gossip_event {
+        PROCESS = 0,
+        CONFLICT = 1,
+        LEAVE = 2,
+        SEND = 3,
+        CLOSE = 4,
+        /// Events wait: take them (`takeEvents`).
+        PENDING = 5,
+        /// The ring stopped; nothing follows.
+        STOP = 6,
+    }
+}
+
 /// Every group by its JavaScript name.
 const GROUPS: &[(&str, &[(&str, u32)])] = &[
     ("kernelEvent", kernel_event::ALL),
     ("answer", answer::ALL),
     ("sinkState", sink_state::ALL),
+    ("gossipEvent", gossip_event::ALL),
 ];
 
 /// `{kernelEvent: {MESSAGE_JSON: 0, …}, answer: {…}, sinkState: {…}}`.
