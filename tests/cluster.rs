@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use notp::cluster::{ClusterNode, ClusterOptions, GossipEvent};
+use notp::cluster::{ClusterError, ClusterNode, ClusterOptions, GossipEvent};
 use notp::gossip::GossipOptions;
 use notp::net::KernelOptions;
 use notp::Node;
@@ -502,4 +502,22 @@ async fn state_survives_a_restart_and_corruption_is_an_error() {
         .unwrap_err();
     assert!(err.to_string().contains("invalid JSON blob"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_zero_or_nonsense_option_is_refused_at_start() {
+    let mut bad = opts(100);
+    bad.gossip.interval = 0;
+    let refused = ClusterNode::start(Node::new("bad", "127.0.0.1", 0), "cookie", "ring", bad).await;
+    let Err(ClusterError::Options(e)) = refused else {
+        panic!("a zero gossip interval started anyway");
+    };
+    assert_eq!(e.option, "interval");
+    let mut bad = opts(100);
+    bad.kernel.max_pending = 0;
+    let refused = ClusterNode::start(Node::new("bad", "127.0.0.1", 0), "cookie", "ring", bad).await;
+    assert!(
+        matches!(&refused, Err(ClusterError::Options(e)) if e.option == "max_pending"),
+        "{refused:?}"
+    );
 }

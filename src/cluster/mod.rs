@@ -8,7 +8,7 @@ pub use crate::gossip::GossipOptions;
 pub use gossip_ring::{GossipEvent, GossipRing};
 
 use crate::net::{Kernel, KernelOptions, NetError};
-use crate::{Error, Node};
+use crate::{Error, Node, OptionsError};
 
 /// Why a cluster node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,8 @@ pub enum ClusterError {
     State(#[from] Error),
     #[error("the ring loaded from disk is {loaded:?}, not {wanted:?}")]
     WrongRing { loaded: String, wanted: String },
+    #[error(transparent)]
+    Options(#[from] OptionsError),
 }
 
 /// Options for the kernel and the gossip ring of a node.
@@ -26,6 +28,15 @@ pub enum ClusterError {
 pub struct ClusterOptions {
     pub kernel: KernelOptions,
     pub gossip: GossipOptions,
+}
+
+impl ClusterOptions {
+    /// The first option that cannot work, the kernel's first (see
+    /// [`KernelOptions::validate`] and [`GossipOptions::validate`]).
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.kernel.validate()?;
+        self.gossip.validate()
+    }
 }
 
 /// A started node of a cluster.
@@ -108,13 +119,15 @@ impl ClusterNode {
     /// Starts `node` (listening on its host and port; port 0 picks one),
     /// signing with `cookie` (empty: none), in ring `ring_id`. With a flush
     /// path, state saved there is loaded first; a saved ring with another id
-    /// is an error.
+    /// is an error. Options that cannot work are refused first
+    /// ([`ClusterError::Options`]).
     pub async fn start(
         node: Node,
         cookie: &str,
         ring_id: &str,
         opts: ClusterOptions,
     ) -> Result<ClusterNode, ClusterError> {
+        opts.validate()?;
         let kernel = Kernel::start(node, opts.kernel.with_cookie(cookie)).await?;
         let gossip = GossipRing::new(&kernel, opts.gossip);
         let started = (|| {

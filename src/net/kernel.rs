@@ -112,7 +112,9 @@ impl Kernel {
     /// Listens on `node`'s host and port (port 0 picks a free port, and the
     /// kernel's node takes the port actually bound) and starts routing.
     /// Must be called within a tokio runtime.
+    /// Options that cannot work are refused first ([`NetError::Options`]).
     pub async fn start(node: Node, opts: KernelOptions) -> Result<Kernel, NetError> {
+        opts.validate()?;
         let addr = format!("{}:{}", node.host(), node.port());
         let listener = TcpListener::bind((node.host(), node.port()))
             .await
@@ -276,7 +278,7 @@ impl Kernel {
         if targets.get(name).is_some_and(|r| !r.target.is_closed()) {
             return Err(NetError::NameTaken(name.to_owned()));
         }
-        let (tx, rx) = mpsc::channel(self.inner.opts.mailbox.max(1));
+        let (tx, rx) = mpsc::channel(self.inner.opts.mailbox);
         let id = self.inner.registrations.fetch_add(1, Ordering::Relaxed);
         targets.insert(
             name.to_owned(),
@@ -312,7 +314,7 @@ impl Kernel {
         split: bool,
     ) -> tokio::task::JoinHandle<()> {
         let core = InlineCore::new(name, handler);
-        let (tx, queue) = mpsc::channel(self.inner.opts.mailbox.max(1));
+        let (tx, queue) = mpsc::channel(self.inner.opts.mailbox);
         {
             let mut targets = self
                 .inner

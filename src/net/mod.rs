@@ -18,7 +18,7 @@ pub use error::{error_value, CallError, NetError};
 pub use inbound::{InboundReader, Pumped};
 pub(crate) use inline::{Body, Delivery};
 pub use kernel::{From, InboundHook, Kernel, Message};
-pub use options::KernelOptions;
+pub use options::{KernelOptions, MAX_COUNT, MIN_FRAME};
 pub use out_stream::OutStream;
 pub use payload::Payload;
 pub use sink::{Cork, Sink, SinkState};

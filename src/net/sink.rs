@@ -170,8 +170,8 @@ impl Sink {
             wake: Notify::new(),
             state: AtomicU8::new(SinkState::Connecting as u8),
             connected: Notify::new(),
-            max_queue: max_queue.max(1),
-            max_bytes: max_bytes.max(1),
+            max_queue,
+            max_bytes,
         })
     }
 

@@ -243,13 +243,16 @@ impl From<ClusterError> for Failure {
             ClusterError::Net(e) => e.into(),
             ClusterError::State(e) => e.into(),
             wrong @ ClusterError::WrongRing { .. } => Failure::invalid(wrong.to_string()),
+            ClusterError::Options(e) => Failure::invalid(e.to_string()),
         }
     }
 }
 
 /// How a cluster node connects, gossips and persists. Start from
 /// notp_cluster_options_default(), or from all zeros: every numeric field
-/// set to 0 takes its default.
+/// set to 0 takes its default. Other values pass to the engine as they are;
+/// one that cannot work makes the start fail with
+/// NOTP_ERR_INVALID_ARGUMENT, the message naming the option.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct CClusterOptions {
@@ -439,7 +442,7 @@ pub extern "C" fn notp_cluster_options_default() -> CClusterOptions {
 /// defaults. Blocks until the port is bound; not allowed inside callbacks
 /// (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when the address cannot be
 /// bound; NOTP_ERR_NAME_TAKEN when `ring_id` is "command" (the CLI's
-/// server). Release the node with notp_cluster_free().
+/// server); NOTP_ERR_INVALID_ARGUMENT when an option cannot work. Release the node with notp_cluster_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_cluster_start(
     id: *const c_char,

@@ -172,7 +172,7 @@ class NetKernel extends EventEmitter {
         retry,
         maxRetries,
         maxLen: this._opts.maxLen,
-        streamTimeout: typeof streamTimeout === "number" && streamTimeout > 0 ? streamTimeout : undefined,
+        streamTimeout: typeof streamTimeout === "number" ? streamTimeout : undefined,
       },
       this._dispatch
     );

@@ -155,13 +155,9 @@ pub fn kernel_start(
     if let Some(max_len) = opts.max_len {
         options.max_queue = usize::try_from(to_bound("maxLen", max_len)?).unwrap_or(usize::MAX);
     }
-    // Zero would make the engine's sweep interval zero.
-    if let Some(t) = opts
-        .stream_timeout
-        .and_then(timeout_of)
-        .filter(|t| *t >= Duration::from_millis(1))
-    {
-        options.stream_timeout = t;
+    // Values that cannot work are the engine's to refuse (`StartFailed`).
+    if let Some(t) = opts.stream_timeout {
+        options.stream_timeout = Duration::from_millis(to_bound("streamTimeout", t)?);
     }
     let options = options.with_cookie(opts.cookie.unwrap_or_default());
     let session = Arc::new(Session::default());
