@@ -18,6 +18,7 @@ use napi::bindgen_prelude::{Env, Function};
 use napi::sys::{self, napi_callback_info, napi_env, napi_value, Status, TypedarrayType};
 use napi::JsValue;
 use napi_derive::napi;
+use notp::net::embed::Embedded;
 use notp::net::{error_value, Kernel, KernelOptions, Payload};
 use notp::Node;
 use serde_json::Value;

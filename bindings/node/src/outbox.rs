@@ -30,7 +30,8 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 use napi::sys::{self, napi_env, napi_value, Status};
-use notp::net::{CallError, From, InboundReader, Kernel, Message, OutStream, Payload, Skip};
+use notp::net::embed::InboundReader;
+use notp::net::{CallError, From, Kernel, Message, OutStream, Payload, Skip};
 use notp::wire::js_json;
 use serde_json::Value;
 use tokio::task::AbortHandle;
@@ -778,7 +779,7 @@ unsafe fn deliver(
     let mut result = ptr::null_mut();
     // What the listeners send while handling this batch (replies, the next
     // calls) goes out with one write per connection when they are done.
-    let _cork = notp::net::Cork::new();
+    let _cork = notp::net::embed::Cork::new();
     // SAFETY: caller's contract; `argv` holds two values of this scope.
     unsafe {
         // `napi_make_callback` wants an object as `this`.
