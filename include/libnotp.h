@@ -200,7 +200,9 @@ typedef struct {
 
 // How a kernel connects, signs and bounds itself. Start from
 // notp_kernel_options_default(), or from all zeros: every numeric field
-// set to 0 takes its default.
+// set to 0 takes its default. Other values pass to the engine as they are;
+// one that cannot work (see each field) makes the start fail with
+// NOTP_ERR_INVALID_ARGUMENT, the message naming the option.
 typedef struct {
   // Shared secret signing every message (NUL-terminated UTF-8); NULL or
   // "" signs nothing and accepts everything. Copied by
@@ -217,16 +219,18 @@ typedef struct {
   // Bytes a connected peer's writer may fall behind by (default 64 MiB).
   size_t max_queue_bytes;
   // Largest frame accepted (default 16 MiB); a larger one closes the
-  // connection it came on.
+  // connection it came on. At least 256.
   size_t max_frame;
   // Bytes of partly received streamed bodies held per connection
   // (default 64 MiB).
   size_t max_stream_bytes;
-  // Accepted connections open at once (default 1024).
+  // Accepted connections open at once (default 1024); at most
+  // SIZE_MAX / 8.
   size_t max_inbound;
   // Calls awaiting replies at once (default 65536); more fail at once.
   size_t max_pending;
-  // Messages waiting in one server's mailbox (default 65536).
+  // Messages waiting in one server's mailbox (default 65536); at most
+  // SIZE_MAX / 8.
   size_t mailbox;
   // A streamed body not finished within this many milliseconds is
   // dropped (default 30000).
@@ -299,7 +303,9 @@ typedef struct {
 
 // How a cluster node connects, gossips and persists. Start from
 // notp_cluster_options_default(), or from all zeros: every numeric field
-// set to 0 takes its default.
+// set to 0 takes its default. Other values pass to the engine as they are;
+// one that cannot work makes the start fail with
+// NOTP_ERR_INVALID_ARGUMENT, the message naming the option.
 typedef struct {
   // The kernel's options, as for notp_kernel_start(), except that
   // `kernel.cookie` must be NULL: the cookie is notp_cluster_start()'s
@@ -667,7 +673,8 @@ notp_kernel_options_t notp_kernel_options_default(void);
 // free port; notp_kernel_port() tells which). `opts` may be NULL for the
 // defaults. Blocks until the port is bound; not allowed inside callbacks
 // (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when the address cannot be
-// bound. Release the kernel with notp_kernel_free().
+// bound; NOTP_ERR_INVALID_ARGUMENT when an option cannot work. Release the
+// kernel with notp_kernel_free().
 notp_status_t notp_kernel_start(const char *id,
                                 const char *host,
                                 uint16_t port,
@@ -1060,7 +1067,8 @@ notp_cluster_options_t notp_cluster_options_default(void);
 // `opts` may be NULL for the defaults. Blocks until the port is bound; not
 // allowed inside callbacks (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when
 // the address cannot be bound; NOTP_ERR_NAME_TAKEN when `ring_id` is
-// "command" (the CLI's server). A failed start leaves nothing running.
+// "command" (the CLI's server); NOTP_ERR_INVALID_ARGUMENT when an option
+// cannot work. A failed start leaves nothing running.
 // Release the node with notp_cluster_free().
 notp_status_t notp_cluster_start(const char *id,
                                  const char *host,

@@ -30,6 +30,33 @@ impl Error {
     }
 }
 
+/// An option whose value cannot work: zero where at least one of something
+/// must be allowed, or more than the engine can count. Every start path
+/// (kernel, cluster node; Rust, C and Node.js doors alike) refuses such
+/// options with this error before it binds or spawns anything, instead of
+/// failing later in a task (a zero `stream_timeout` used to make every
+/// accepted connection's task panic).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("invalid option `{option}`: {reason}")]
+pub struct OptionsError {
+    /// The option's name as the Rust options struct spells it.
+    pub option: &'static str,
+    pub reason: &'static str,
+}
+
+/// `Err` naming `option` unless `ok`.
+pub(crate) fn check(
+    ok: bool,
+    option: &'static str,
+    reason: &'static str,
+) -> Result<(), OptionsError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(OptionsError { option, reason })
+    }
+}
+
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Error::Json(e.to_string())

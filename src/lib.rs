@@ -33,7 +33,7 @@ pub mod wire;
 
 pub use clock::{now_micros, ClockEntry, TrimOptions, VectorClock};
 pub use cluster::{Cluster, ClusterNode};
-pub use error::Error;
+pub use error::{Error, OptionsError};
 pub use node::Node;
 pub use ring::CHash;
 

@@ -714,3 +714,21 @@ async fn a_slow_subscriber_gets_every_change_collapsed_and_the_final_ring() {
     );
     node.stop();
 }
+
+#[tokio::test]
+async fn a_zero_or_nonsense_option_is_refused_at_start() {
+    let mut bad = opts(100);
+    bad.gossip.interval = 0;
+    let refused = ClusterNode::start(Node::new("bad", "127.0.0.1", 0), "cookie", "ring", bad).await;
+    let Err(ClusterError::Options(e)) = refused else {
+        panic!("a zero gossip interval started anyway");
+    };
+    assert_eq!(e.option, "interval");
+    let mut bad = opts(100);
+    bad.kernel.max_pending = 0;
+    let refused = ClusterNode::start(Node::new("bad", "127.0.0.1", 0), "cookie", "ring", bad).await;
+    assert!(
+        matches!(&refused, Err(ClusterError::Options(e)) if e.option == "max_pending"),
+        "{refused:?}"
+    );
+}

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use notp::gen_server::{self, GenServer};
-use notp::net::{CallError, Kernel, KernelOptions, Payload};
+use notp::net::{CallError, Kernel, KernelOptions, NetError, Payload};
 use notp::Node;
 use serde_json::{json, Value};
 
@@ -288,4 +288,33 @@ async fn stop_writes_what_the_connections_still_hold() {
     assert_eq!(frames.len(), 33, "every queued frame was written");
     let last: Value = serde_json::from_slice(frames[32]).unwrap();
     assert_eq!(last["data"]["id"], json!("last_word"));
+}
+
+#[tokio::test]
+async fn a_zero_or_nonsense_option_is_refused_at_start() {
+    let d = KernelOptions::default;
+    for (option, opts) in [
+        (
+            "stream_timeout",
+            KernelOptions {
+                stream_timeout: Duration::ZERO,
+                ..d()
+            },
+        ),
+        ("mailbox", KernelOptions { mailbox: 0, ..d() }),
+        (
+            "max_inbound",
+            KernelOptions {
+                max_inbound: usize::MAX,
+                ..d()
+            },
+        ),
+    ] {
+        let refused = Kernel::start(Node::new("bad", "127.0.0.1", 0), opts).await;
+        let Err(NetError::Options(e)) = refused else {
+            panic!("{option}: started anyway");
+        };
+        assert_eq!(e.option, option);
+        assert!(e.to_string().contains(&format!("`{option}`")), "{e}");
+    }
 }

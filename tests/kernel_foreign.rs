@@ -1,5 +1,5 @@
 //! Accepted connections pumped from a thread of the caller's own
-//! (`Kernel::on_inbound`, `InboundReader`): what the Node.js door does from
+//! (`embed::Embedded::on_inbound`, `InboundReader`): what the Node.js door does from
 //! its event loop. Messages are handled on the pumping thread, in order
 //! with whatever the kernel's own task reads, and a server without room
 //! blocks the connection instead of losing messages.
@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use notp::net::{InboundReader, Kernel, KernelOptions, Payload, Pumped};
+use notp::net::embed::{Embedded, InboundReader, Pumped};
+use notp::net::{Kernel, KernelOptions, Payload};
 use notp::Node;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -27,7 +28,7 @@ async fn kernel(id: &str, mailbox: usize) -> Kernel {
 
 /// Two kernels (`<name>_receiver`, `<name>_sender`, mailboxes of
 /// `mailbox`), the sender connected to the receiver, and the receiver's
-/// reader of that connection (see `Kernel::on_inbound`).
+/// reader of that connection (see `Embedded::on_inbound`).
 async fn connected(name: &str, mailbox: usize) -> (Kernel, Kernel, InboundReader) {
     let receiver = kernel(&format!("{name}_receiver"), mailbox).await;
     let sender = kernel(&format!("{name}_sender"), mailbox).await;

@@ -24,7 +24,7 @@ pub use gossip_ring::{holders, GossipRing};
 pub use saved::SavedState;
 
 use crate::net::{Kernel, KernelOptions, NetError};
-use crate::{Error, Node};
+use crate::{Error, Node, OptionsError};
 
 /// Why a cluster node could not start, or refused a change.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,8 @@ pub enum ClusterError {
     /// The node (its gossip ring, or its kernel) is stopped.
     #[error("the cluster node is stopped")]
     Stopped,
+    #[error(transparent)]
+    Options(#[from] OptionsError),
 }
 
 impl From<NetError> for ClusterError {
@@ -88,6 +90,15 @@ impl Default for Attach {
             command_server: true,
             restore: Restore::FromFlushPath,
         }
+    }
+}
+
+impl ClusterOptions {
+    /// The first option that cannot work, the kernel's first (see
+    /// [`KernelOptions::validate`] and [`GossipOptions::validate`]).
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        self.kernel.validate()?;
+        self.gossip.validate()
     }
 }
 
@@ -172,13 +183,15 @@ impl ClusterNode {
     /// Starts `node` (listening on its host and port; port 0 picks one),
     /// signing with `cookie` (empty: none), in ring `ring_id`, then attaches
     /// its ring ([`ClusterNode::attach`]); a failed attach stops the kernel
-    /// again.
+    /// again. Options that cannot work are refused first
+    /// ([`ClusterError::Options`]).
     pub async fn start(
         node: Node,
         cookie: &str,
         ring_id: &str,
         opts: ClusterOptions,
     ) -> Result<ClusterNode, ClusterError> {
+        opts.validate()?;
         let kernel = Kernel::start(node, opts.kernel.with_cookie(cookie)).await?;
         ClusterNode::attach(&kernel, ring_id, opts.gossip).inspect_err(|_| kernel.stop())
     }
@@ -191,6 +204,7 @@ impl ClusterNode {
         ring_id: &str,
         opts: GossipOptions,
     ) -> Result<ClusterNode, ClusterError> {
+        opts.validate()?;
         ClusterNode::attach_ring(GossipRing::new(kernel, opts), ring_id, Attach::default())
     }
 

@@ -50,29 +50,51 @@ pub use message::{Kind, RingMessage, MAX_ROUND};
 pub use random::Rng;
 use seen::Seen;
 
-use crate::{CHash, Error, Node, TrimOptions, VectorClock};
+use crate::error::check;
+use crate::{CHash, Error, Node, OptionsError, TrimOptions, VectorClock};
 
-/// Gossip settings; the reference defaults.
+/// Gossip settings; the reference defaults. [`validate`](Self::validate)
+/// says which values cannot work; cluster nodes refuse them at start.
 #[derive(Debug, Clone)]
 pub struct GossipOptions {
+    /// Virtual nodes per member inserted without a weight (3). At least 1.
     pub rfactor: u32,
+    /// Successors added to a key's owner by lookups (2); 0 finds the owner
+    /// alone.
     pub pfactor: u32,
-    /// Poll period in ms (1000).
+    /// Poll period in ms (1000). At least 1.
     pub interval: u64,
-    /// Flush period in ms (1000).
+    /// Flush period in ms (1000). At least 1.
     pub flush_interval: u64,
     /// Where to persist the ring; `None` (the default) keeps it in memory.
     pub flush_path: Option<std::path::PathBuf>,
     pub trim: TrimOptions,
-    /// Polls during which an unfinished meet is retried (30).
+    /// Polls during which an unfinished meet is retried (30); 0 sends a
+    /// meet once.
     pub meet_retries: u32,
     /// Polls a removal is remembered for, so that a concurrent ring still
-    /// holding the node does not bring it back (600).
+    /// holding the node does not bring it back (600); 0 forgets at once.
     pub tombstone_polls: u32,
     /// Events each subscriber of the ring's driver may have waiting
     /// (1024, at least 1): past that, membership changes collapse and other
     /// events are dropped (see `cluster::events`).
     pub event_backlog: usize,
+}
+
+impl GossipOptions {
+    /// The first option (in field order) whose value cannot work: a zero
+    /// `rfactor` (a member without a virtual node owns nothing, and joining
+    /// fails), a zero `interval` or `flush_interval` (a timer firing
+    /// without pause).
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        check(self.rfactor > 0, "rfactor", "must be at least 1")?;
+        check(self.interval > 0, "interval", "must be at least 1 ms")?;
+        check(
+            self.flush_interval > 0,
+            "flush_interval",
+            "must be at least 1 ms",
+        )
+    }
 }
 
 impl Default for GossipOptions {

@@ -658,3 +658,29 @@ fn insert_then_remove_leaves_no_way_back() {
     g[1].receive("n0", removal);
     assert!(!g[1].ring().is_defined("n5"));
 }
+
+#[test]
+fn options_that_cannot_work_are_named() {
+    let d = GossipOptions::default;
+    assert_eq!(d().validate(), Ok(()));
+    for (option, opts) in [
+        ("rfactor", GossipOptions { rfactor: 0, ..d() }),
+        ("interval", GossipOptions { interval: 0, ..d() }),
+        (
+            "flush_interval",
+            GossipOptions {
+                flush_interval: 0,
+                ..d()
+            },
+        ),
+    ] {
+        assert_eq!(opts.validate().unwrap_err().option, option);
+    }
+    let lean = GossipOptions {
+        pfactor: 0,
+        meet_retries: 0,
+        tombstone_polls: 0,
+        ..d()
+    };
+    assert_eq!(lean.validate(), Ok(()));
+}

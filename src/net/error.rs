@@ -1,5 +1,7 @@
 use serde_json::Value;
 
+use crate::OptionsError;
+
 /// Why a kernel could not start or an operation was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -17,6 +19,9 @@ pub enum NetError {
     UnknownNode(String),
     #[error("the kernel is stopped")]
     Stopped,
+    /// An option cannot work (see [`KernelOptions`](super::KernelOptions)).
+    #[error(transparent)]
+    Options(#[from] OptionsError),
 }
 
 /// Why a call did not produce a reply.

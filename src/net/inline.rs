@@ -16,33 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use tokio::sync::mpsc;
 
-use super::kernel::{self, Message};
-use super::Payload;
-
-/// A message for a synchronous server.
-pub(crate) struct Delivery {
-    pub(crate) target: String,
-    pub(crate) from: kernel::From,
-    pub(crate) body: Body,
-}
-
-/// What a [`Delivery`] carries.
-pub(crate) enum Body {
-    /// The payload as received.
-    Payload(Payload),
-    /// A GenServer request, read straight from the received text.
-    Request { event: String, data: Payload },
-}
-
-impl From<Message> for Delivery {
-    fn from(msg: Message) -> Delivery {
-        Delivery {
-            target: msg.target,
-            from: msg.from,
-            body: Body::Payload(msg.data),
-        }
-    }
-}
+use super::message::{Delivery, Message};
 
 /// What a synchronous server does with each message.
 pub(crate) type Handler = Box<dyn FnMut(Delivery) + Send>;

@@ -4,15 +4,84 @@
 //! "stream":…}` with `data` null, a failure the same with an `error`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::kernel::Kernel;
+use super::error::{error_value, CallError, NetError};
+use super::kernel::{wait, Kernel, PendingGuard};
+use super::message::{From, Route};
+use super::payload::Payload;
 use super::sink::Sink;
 use super::tag::random_hex;
-use super::{error_value, Payload};
 use crate::wire::stream;
+use crate::Node;
+
+impl Kernel {
+    /// Starts a streamed cast to server `target` on `node` (this node
+    /// included); `None` without a connection to `node`.
+    pub fn cast_stream(&self, node: &Node, target: &str) -> Option<OutStream> {
+        let sink = self.peer_sink(node).ok()?;
+        Some(OutStream::new(self.clone(), sink, target, None))
+    }
+
+    /// Starts a streamed call to server `target` on `node`: the body goes
+    /// through the [`OutStream`], the reply (after the body's end) comes
+    /// from the future, which owns what it needs.
+    pub fn call_stream(
+        &self,
+        node: &Node,
+        target: &str,
+        timeout: Option<Duration>,
+    ) -> Result<
+        (
+            OutStream,
+            impl std::future::Future<Output = Result<Payload, CallError>> + Send + 'static,
+        ),
+        CallError,
+    > {
+        let sink = self
+            .peer_sink(node)
+            .map_err(|()| CallError::UnknownNode(node.id().to_owned()))?;
+        let (tag, rx) = self.await_reply(node.id())?;
+        let body = OutStream::new(self.clone(), sink, target, Some(tag.clone()));
+        let kernel = self.clone();
+        let reply = async move {
+            let guard = PendingGuard {
+                kernel: &kernel,
+                tag: &tag,
+            };
+            let result = wait(rx, timeout).await;
+            drop(guard);
+            result
+        };
+        Ok((body, reply))
+    }
+
+    /// Starts a streamed answer to a call received from a peer or from this
+    /// node (not on a CLI socket, which takes single answers).
+    pub fn reply_stream(&self, from: &From) -> Result<OutStream, NetError> {
+        let tag = from.tag.as_deref().ok_or(NetError::NoTag)?;
+        let sink = match &from.route {
+            Route::Local => None,
+            Route::Peer => Some(
+                self.sink_of(&from.node.id)
+                    .ok_or_else(|| NetError::UnknownNode(from.node.id.clone()))?,
+            ),
+            Route::Socket(_) => return Err(NetError::UnknownNode(from.node.id.clone())),
+        };
+        Ok(OutStream::new(self.clone(), sink, tag, None))
+    }
+
+    /// The connection to `node`: `None` for this node itself.
+    fn peer_sink(&self, node: &Node) -> Result<Option<Arc<Sink>>, ()> {
+        if node.id() == self.id() {
+            return Ok(None);
+        }
+        self.connection(node).map(Some).ok_or(())
+    }
+}
 
 /// Where the chunks go.
 enum Way {
@@ -79,13 +148,11 @@ impl OutStream {
         match &mut self.way {
             Way::Peer(sink) => {
                 let data = Payload::Bytes(Bytes::copy_from_slice(chunk));
-                self.kernel.send_part(
-                    sink,
-                    &self.target,
-                    self.tag.as_deref(),
-                    &self.chunk_header,
-                    Some(&data),
-                );
+                let (target, tag) = (&self.target, self.tag.as_deref());
+                let marker = &self.chunk_header;
+                self.kernel.send(sink, |w, out| {
+                    w.stream_part(target, tag, marker, Some(&data), out)
+                });
             }
             Way::Local(body) => body.extend_from_slice(chunk),
         }
@@ -123,8 +190,10 @@ impl OutStream {
                     None => stream::end(&self.id),
                     Some(e) => stream::error(Some(&self.id), e),
                 };
-                self.kernel
-                    .send_part(sink, &self.target, self.tag.as_deref(), &header, None);
+                let (target, tag) = (&self.target, self.tag.as_deref());
+                self.kernel.send(sink, |w, out| {
+                    w.stream_part(target, tag, &header, None, out)
+                });
             }
             Way::Local(body) => {
                 let result = match error {

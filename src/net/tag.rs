@@ -14,10 +14,12 @@ const PREFIX_LIFETIME: Duration = Duration::from_secs(3600);
 /// bytes) followed by a counter in lowercase hex; the prefix is renewed hourly
 /// and the counter restarts.
 #[derive(Debug)]
-pub struct TagGenerator {
+pub(crate) struct TagGenerator {
     prefix: String,
     counter: u64,
-    born: Instant,
+    /// When the prefix was made (`None`: not yet, it is made with the first
+    /// tag).
+    born: Option<Instant>,
 }
 
 impl Default for TagGenerator {
@@ -25,15 +27,20 @@ impl Default for TagGenerator {
         TagGenerator {
             prefix: random_hex(PREFIX_BYTES),
             counter: 0,
-            born: Instant::now(),
+            born: None,
         }
     }
 }
 
 impl TagGenerator {
-    pub fn next_tag(&mut self) -> String {
-        if self.born.elapsed() >= PREFIX_LIFETIME {
-            *self = TagGenerator::default();
+    /// The next tag, made at `now`.
+    pub(crate) fn next_tag(&mut self, now: Instant) -> String {
+        let born = *self.born.get_or_insert(now);
+        if now.saturating_duration_since(born) >= PREFIX_LIFETIME {
+            *self = TagGenerator {
+                born: Some(now),
+                ..TagGenerator::default()
+            };
         }
         let tag = format!("{}{:x}", self.prefix, self.counter);
         self.counter += 1;
@@ -57,19 +64,24 @@ mod tests {
 
     #[test]
     fn tags_are_a_random_prefix_and_a_hex_counter() {
+        let now = Instant::now();
         let mut g = TagGenerator::default();
-        let a = g.next_tag();
+        let a = g.next_tag(now);
         assert_eq!(a.len(), 49);
         assert!(a.ends_with('0'));
         for _ in 0..9 {
-            g.next_tag();
+            g.next_tag(now);
         }
-        let b = g.next_tag();
+        let b = g.next_tag(now);
         assert_eq!(&a[..48], &b[..48]);
         assert!(b.ends_with('a'));
         assert!(a
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_ne!(TagGenerator::default().next_tag(), a);
+        assert_ne!(TagGenerator::default().next_tag(now), a);
+        // An hour on, the prefix is new and the counter restarts.
+        let later = g.next_tag(now + PREFIX_LIFETIME);
+        assert_ne!(&later[..48], &a[..48]);
+        assert!(later.ends_with('0'));
     }
 }

@@ -467,6 +467,12 @@ static void test_start(void) {
   FAILS(NOTP_ERR_INVALID_ARGUMENT,
         notp_cluster_start("x", "127.0.0.1", 0, "secret", RING, &bad, &refused));
   bad = options();
+  bad.kernel.max_inbound = SIZE_MAX; /* more than the engine can count */
+  FAILS(NOTP_ERR_INVALID_ARGUMENT,
+        notp_cluster_start("x", "127.0.0.1", 0, "secret", RING, &bad, &refused));
+  check(strstr(notp_last_error(), "`max_inbound`") != NULL, "the refusal names the option: %s",
+        notp_last_error());
+  bad = options();
   bad.flush_path = "\xff.json";
   FAILS(NOTP_ERR_UTF8, notp_cluster_start("x", "127.0.0.1", 0, "secret", RING, &bad, &refused));
   FAILS(NOTP_ERR_UTF8, notp_cluster_start("\xc3", "127.0.0.1", 0, NULL, RING, NULL, &refused));

@@ -252,6 +252,21 @@ static void test_runtime_and_options(void) {
   check(opts.cookie == NULL && opts.retry_ms == 5000 && opts.max_retries == 0 &&
             opts.max_queue == 1024 && opts.mailbox == 65536 && opts.stream_timeout_ms == 30000,
         "notp_kernel_options_default()");
+
+  /* Zeros take the defaults; a value that cannot work is refused by the
+   * engine, which names the option. */
+  notp_kernel_t *refused = NULL;
+  opts = notp_kernel_options_default();
+  opts.mailbox = SIZE_MAX;
+  FAILS(NOTP_ERR_INVALID_ARGUMENT, notp_kernel_start("bad", "127.0.0.1", 0, &opts, &refused));
+  check(strstr(notp_last_error(), "`mailbox`") != NULL, "the refusal names the option: %s",
+        notp_last_error());
+  opts = notp_kernel_options_default();
+  opts.max_frame = 16;
+  FAILS(NOTP_ERR_INVALID_ARGUMENT, notp_kernel_start("bad", "127.0.0.1", 0, &opts, &refused));
+  check(strstr(notp_last_error(), "`max_frame`") != NULL, "the refusal names the option: %s",
+        notp_last_error());
+  check(refused == NULL, "a refused start leaves *out alone");
 }
 
 static void test_start_and_connect(void) {

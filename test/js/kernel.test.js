@@ -74,6 +74,23 @@ describe("NetKernel: state", () => {
     assert.match(err.message, /cannot listen/);
     a.stop();
   });
+
+  test("a zero or nonsense option is refused with a clear error", async () => {
+    for (const [opts, name] of [
+      [{ streamTimeout: 0 }, "stream_timeout"],
+      [{ maxLen: 0 }, "max_queue"],
+      [{ retry: 0 }, "retry"],
+    ]) {
+      const k = notp.createKernel("bad_opts", "127.0.0.1", 0, opts);
+      const failed = once(k, "error");
+      k.start();
+      const [err] = await failed;
+      assert.match(err.message, new RegExp(`invalid option \`${name}\`: must be at least 1`));
+    }
+    // A ring's options are checked as the native ring is built.
+    const kernel = notp.createKernel("bad_gossip", "127.0.0.1", 0);
+    assert.throws(() => notp.createGossip(kernel, { interval: 0 }), /invalid option `interval`/);
+  });
 });
 
 describe("NetKernel: two nodes", () => {

@@ -26,7 +26,9 @@ pub struct KernelHandle {
 
 /// How a kernel connects, signs and bounds itself. Start from
 /// notp_kernel_options_default(), or from all zeros: every numeric field
-/// set to 0 takes its default.
+/// set to 0 takes its default. Other values pass to the engine as they are;
+/// one that cannot work (see each field) makes the start fail with
+/// NOTP_ERR_INVALID_ARGUMENT, the message naming the option.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct CKernelOptions {
@@ -45,16 +47,18 @@ pub struct CKernelOptions {
     /// Bytes a connected peer's writer may fall behind by (default 64 MiB).
     pub max_queue_bytes: usize,
     /// Largest frame accepted (default 16 MiB); a larger one closes the
-    /// connection it came on.
+    /// connection it came on. At least 256.
     pub max_frame: usize,
     /// Bytes of partly received streamed bodies held per connection
     /// (default 64 MiB).
     pub max_stream_bytes: usize,
-    /// Accepted connections open at once (default 1024).
+    /// Accepted connections open at once (default 1024); at most
+    /// SIZE_MAX / 8.
     pub max_inbound: usize,
     /// Calls awaiting replies at once (default 65536); more fail at once.
     pub max_pending: usize,
-    /// Messages waiting in one server's mailbox (default 65536).
+    /// Messages waiting in one server's mailbox (default 65536); at most
+    /// SIZE_MAX / 8.
     pub mailbox: usize,
     /// A streamed body not finished within this many milliseconds is
     /// dropped (default 30000).
@@ -156,7 +160,8 @@ pub extern "C" fn notp_kernel_options_default() -> CKernelOptions {
 /// free port; notp_kernel_port() tells which). `opts` may be NULL for the
 /// defaults. Blocks until the port is bound; not allowed inside callbacks
 /// (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when the address cannot be
-/// bound. Release the kernel with notp_kernel_free().
+/// bound; NOTP_ERR_INVALID_ARGUMENT when an option cannot work. Release the
+/// kernel with notp_kernel_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_kernel_start(
     id: *const c_char,

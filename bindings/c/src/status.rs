@@ -122,6 +122,7 @@ impl From<NetError> for Failure {
             NetError::NoTag => Status::NOTP_ERR_NO_TAG,
             NetError::UnknownNode(_) => Status::NOTP_ERR_UNKNOWN_NODE,
             NetError::Stopped => Status::NOTP_ERR_STOPPED,
+            NetError::Options(_) => Status::NOTP_ERR_INVALID_ARGUMENT,
         };
         Failure::new(status, e.to_string())
     }

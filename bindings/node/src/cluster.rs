@@ -232,8 +232,11 @@ impl NativeGossip {
 impl NativeGossip {
     #[napi(constructor, catch_unwind)]
     pub fn new(settings: GossipSettings) -> napi::Result<Self> {
+        let opts = settings.to_options()?;
+        opts.validate()
+            .map_err(|e| napi::Error::new(napi::Status::InvalidArg, e.to_string()))?;
         Ok(NativeGossip {
-            opts: settings.to_options()?,
+            opts,
             saved: None,
             attached: None,
         })

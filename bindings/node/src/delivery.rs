@@ -303,7 +303,7 @@ unsafe fn deliver(
     let mut result = ptr::null_mut();
     // What the listeners send while handling this batch (replies, the next
     // calls) goes out with one write per connection when they are done.
-    let _cork = notp::net::Cork::new();
+    let _cork = notp::net::embed::Cork::new();
     // SAFETY: caller's contract; `argv` holds two values of this scope.
     unsafe {
         if !outside {

@@ -5,7 +5,8 @@
 //! batches. Some never reach JavaScript: they ask the JavaScript thread to
 //! do something first (poll a call, watch a connection).
 
-use notp::net::{CallError, InboundReader, Message, Payload, Skip};
+use notp::net::embed::InboundReader;
+use notp::net::{CallError, Message, Payload, Skip};
 
 pub(crate) enum Event {
     /// The kernel listens; the port it bound.

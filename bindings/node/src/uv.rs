@@ -21,7 +21,7 @@ use std::ptr;
 use std::sync::{Arc, OnceLock, Weak};
 
 use napi::sys::{self, napi_env, uv_loop_s, Status};
-use notp::net::{InboundReader, Pumped};
+use notp::net::embed::{InboundReader, Pumped};
 
 use crate::event::Event;
 use crate::session::{Direct, Session, Watched};

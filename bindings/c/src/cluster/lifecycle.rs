@@ -31,7 +31,8 @@ pub extern "C" fn notp_cluster_options_default() -> CClusterOptions {
 /// `opts` may be NULL for the defaults. Blocks until the port is bound; not
 /// allowed inside callbacks (NOTP_ERR_WRONG_THREAD). NOTP_ERR_NETWORK when
 /// the address cannot be bound; NOTP_ERR_NAME_TAKEN when `ring_id` is
-/// "command" (the CLI's server). A failed start leaves nothing running.
+/// "command" (the CLI's server); NOTP_ERR_INVALID_ARGUMENT when an option
+/// cannot work. A failed start leaves nothing running.
 /// Release the node with notp_cluster_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_cluster_start(

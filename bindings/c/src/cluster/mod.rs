@@ -60,6 +60,7 @@ impl From<ClusterError> for Failure {
             ClusterError::Net(e) => e.into(),
             ClusterError::State(e) => e.into(),
             wrong @ ClusterError::WrongRing { .. } => Failure::invalid(wrong.to_string()),
+            ClusterError::Options(e) => Failure::invalid(e.to_string()),
             stopped @ ClusterError::Stopped => {
                 Failure::new(Status::NOTP_ERR_STOPPED, stopped.to_string())
             }

@@ -16,7 +16,9 @@ use engine::TrimOptions;
 
 /// How a cluster node connects, gossips and persists. Start from
 /// notp_cluster_options_default(), or from all zeros: every numeric field
-/// set to 0 takes its default.
+/// set to 0 takes its default. Other values pass to the engine as they are;
+/// one that cannot work makes the start fail with
+/// NOTP_ERR_INVALID_ARGUMENT, the message naming the option.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct CClusterOptions {

@@ -24,6 +24,7 @@ use std::time::Duration;
 use napi::bindgen_prelude::{Env, Function};
 use napi::JsValue;
 use napi_derive::napi;
+use notp::net::embed::Embedded;
 use notp::net::Kernel;
 use notp::Node;
 use tokio::sync::broadcast::error::RecvError;

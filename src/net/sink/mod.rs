@@ -24,10 +24,13 @@
 //! Order is kept: a frame is written directly only when the queue is empty
 //! and the writer task holds no frames.
 
-use std::cell::RefCell;
+mod direct;
+
+pub use direct::Cork;
+use direct::Direct;
+
 use std::collections::VecDeque;
 use std::io;
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -82,7 +85,7 @@ const BURST_GAP: Duration = Duration::from_micros(10);
 const KEEP_BUFFER: usize = 1024 * 1024;
 
 /// What queueing a frame did.
-enum Enqueued {
+pub(crate) enum Enqueued {
     Closed,
     /// Written at once.
     Written,
@@ -90,64 +93,6 @@ enum Enqueued {
     First,
     /// Queued behind frames someone is to write.
     More,
-}
-
-thread_local! {
-    /// The connections with frames waiting for this thread's cork.
-    static CORKED: RefCell<Option<Vec<Arc<Sink>>>> = const { RefCell::new(None) };
-}
-
-/// Corks this thread while alive: frames that tasks running here queue on
-/// idle connections wait until it is dropped, which writes each
-/// connection's frames with one call from this thread. A connection's
-/// reader corks while it handles what one read brought, so that the
-/// answers go out together without a wake-up of each writer task. Not
-/// `Send`: it cannot be held across an `await`, where other tasks would
-/// run under it.
-pub struct Cork {
-    _not_send: PhantomData<*const ()>,
-}
-
-impl Cork {
-    pub fn new() -> Cork {
-        CORKED.with(|c| {
-            if let Ok(mut c) = c.try_borrow_mut() {
-                c.get_or_insert_with(Vec::new);
-            }
-        });
-        Cork {
-            _not_send: PhantomData,
-        }
-    }
-
-    /// Leaves `sink`'s frames to the cork, if this thread is corked.
-    fn add(sink: &Arc<Sink>) -> bool {
-        CORKED.with(|c| match c.try_borrow_mut() {
-            Ok(mut c) => match c.as_mut() {
-                Some(sinks) => {
-                    sinks.push(sink.clone());
-                    true
-                }
-                None => false,
-            },
-            Err(_) => false,
-        })
-    }
-}
-
-impl Default for Cork {
-    fn default() -> Cork {
-        Cork::new()
-    }
-}
-
-impl Drop for Cork {
-    fn drop(&mut self) {
-        let sinks = CORKED.with(|c| c.try_borrow_mut().ok().and_then(|mut c| c.take()));
-        for sink in sinks.into_iter().flatten() {
-            sink.flush_now();
-        }
-    }
 }
 
 /// The sending side of a connection to one peer.
@@ -170,8 +115,8 @@ impl Sink {
             wake: Notify::new(),
             state: AtomicU8::new(SinkState::Connecting as u8),
             connected: Notify::new(),
-            max_queue: max_queue.max(1),
-            max_bytes: max_bytes.max(1),
+            max_queue,
+            max_bytes,
         })
     }
 
@@ -236,53 +181,18 @@ impl Sink {
         }
     }
 
-    /// [`send_slice`](Self::send_slice) from a task that has corked this
-    /// thread (see [`Cork`]): the frames wait for the end of its batch
-    /// instead of waking the writer task.
-    pub(crate) fn send_corked(self: &Arc<Self>, frame: &[u8]) -> bool {
-        match self.enqueue(frame) {
-            Enqueued::Closed => false,
-            Enqueued::First => {
-                if !Cork::add(self) {
-                    self.wake.notify_one();
-                }
-                true
-            }
-            Enqueued::Written | Enqueued::More => true,
-        }
-    }
-
     fn enqueue(&self, frame: &[u8]) -> Enqueued {
         let mut q = self.lock();
         if q.closing || self.state() == SinkState::Closed {
             return Enqueued::Closed;
         }
-        // A burst (frames close together) is left to the writer task,
-        // which writes it with far fewer calls.
-        let direct = !q.writing
-            && q.partial.is_none()
-            && q.lens.is_empty()
-            && q.socket.is_some()
-            && tokio::task::try_id().is_none()
-            && {
-                let now = Instant::now();
-                let last = q.last_direct.replace(now);
-                last.is_none_or(|t| now.duration_since(t) >= BURST_GAP)
-            };
-        if direct {
-            if let Some(socket) = &q.socket {
-                match socket.try_write(frame) {
-                    Ok(n) if n == frame.len() => return Enqueued::Written,
-                    Ok(n) => {
-                        q.partial = Some(Bytes::copy_from_slice(&frame[n..]));
-                        drop(q);
-                        self.wake.notify_one();
-                        return Enqueued::Written;
-                    }
-                    // Not writable now (or failing, which the writer task
-                    // will see too): queue it.
-                    Err(_) => {}
-                }
+        match self.write_direct(&mut q, frame) {
+            Direct::Queue => {}
+            Direct::Written => return Enqueued::Written,
+            Direct::Partly => {
+                drop(q);
+                self.wake.notify_one();
+                return Enqueued::Written;
             }
         }
         let active = self.state() == SinkState::Active;
@@ -306,29 +216,6 @@ impl Sink {
         } else {
             Enqueued::First
         }
-    }
-
-    /// Writes what is queued at once from this thread (one call), if the
-    /// writer task is idle; whatever the socket does not take, and anything
-    /// else, is left to the writer task.
-    fn flush_now(&self) {
-        let mut q = self.lock();
-        if q.lens.is_empty() && q.partial.is_none() {
-            return;
-        }
-        if !q.writing && q.partial.is_none() && !q.closing {
-            if let Some(socket) = q.socket.clone() {
-                q.lens.clear();
-                let chunk = q.buf.split().freeze();
-                match socket.try_write(&chunk) {
-                    Ok(n) if n == chunk.len() => return,
-                    Ok(n) => q.partial = Some(chunk.slice(n..)),
-                    Err(_) => q.partial = Some(chunk),
-                }
-            }
-        }
-        drop(q);
-        self.wake.notify_one();
     }
 
     /// Closes the connection: gracefully (after writing what is queued) or
