@@ -4,6 +4,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use super::index::rank_of_digest;
+
 /// Length of a ring position: 32 bytes of SHA-256 in padded base64.
 pub const HASH_LEN: usize = 44;
 
@@ -66,6 +68,8 @@ pub fn vnode_key(id: &str, n: u32) -> String {
 pub(crate) struct Position {
     digest: [u8; 32],
     pub(crate) prefix: u64,
+    /// Picks the bucket of the ring's index (see [`rank_of_digest`]).
+    pub(crate) rank: u32,
     full: Option<[u8; HASH_LEN]>,
 }
 
@@ -75,6 +79,7 @@ impl Position {
         let digest = sha256(data);
         Position {
             prefix: prefix_of_digest(&digest),
+            rank: rank_of_digest(&digest),
             digest,
             full: None,
         }
