@@ -13,6 +13,8 @@
 mod hash;
 mod index;
 mod iter;
+#[cfg(target_arch = "x86_64")]
+mod sha_ni;
 
 use std::cmp::Ordering;
 use std::sync::Arc;
