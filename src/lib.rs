@@ -20,6 +20,10 @@
 //! assert_eq!(clock.count("actor"), Some(1));
 //! ```
 
+// Unsafe code lives in the front doors (bindings/c, bindings/node); the
+// engine allows it in one place only, src/ring/sha_ni.rs.
+#![deny(unsafe_code)]
+
 pub mod clock;
 pub mod cluster;
 mod error;

@@ -352,7 +352,7 @@ pub(crate) unsafe extern "C" fn raw_find(env: napi_env, info: napi_callback_info
     }
 }
 
-/// `ringRange(h, key: string, range, clockwise, out: Uint32Array)`:
+/// `ringRange(h, key: string, range, clockwise, out: ArrayBuffer)`:
 /// `rangeNext`/`rangePrev` as slots in `out`; answers how many there are
 /// (more than `out` holds means: grow it and ask again). A negative range
 /// means the default.
@@ -369,7 +369,7 @@ pub(crate) unsafe extern "C" fn raw_range(env: napi_env, info: napi_callback_inf
                     s.range(key, range, clockwise);
                     // `out` is the JS layer's private array; no other Rust
                     // reference to it exists.
-                    raw::with_u32_array(env, out, |out| copy_slots(&s.buf, out))
+                    raw::with_u32_buffer(env, out, |out| copy_slots(&s.buf, out))
                 })
             })?
             .map_err(raw::reason)??;
@@ -378,7 +378,7 @@ pub(crate) unsafe extern "C" fn raw_range(env: napi_env, info: napi_callback_inf
     }
 }
 
-/// `ringNeighbours(h, id: string, range, clockwise, out: Uint32Array)`:
+/// `ringNeighbours(h, id: string, range, clockwise, out: ArrayBuffer)`:
 /// `next`/`prev` as slots in `out`, like `ringRange`.
 pub(crate) unsafe extern "C" fn raw_neighbours(
     env: napi_env,
@@ -395,7 +395,7 @@ pub(crate) unsafe extern "C" fn raw_neighbours(
                 let id = String::from_utf8_lossy(id);
                 with_entry!(RINGS, h, |s| {
                     s.ring.neighbour_slots(&id, range, clockwise, &mut s.buf);
-                    raw::with_u32_array(env, out, |out| copy_slots(&s.buf, out))
+                    raw::with_u32_buffer(env, out, |out| copy_slots(&s.buf, out))
                 })
             })?
             .map_err(raw::reason)??;
