@@ -35,6 +35,11 @@ pub trait Codec: Send + Sync + std::fmt::Debug {
     fn encode_key(&self, key: &Key, out: &mut String);
     /// A value back from its encoded JSON.
     fn decode(&self, encoded: &RawValue) -> Result<Value, String>;
+
+    /// A key back from its encoded JSON (a decoded object is a new key).
+    fn decode_key(&self, encoded: &RawValue) -> Result<Key, String> {
+        self.decode(encoded).map(Key::from_value)
+    }
 }
 
 /// The original's `DTable.encodeValue`/`decodeValue`.
@@ -93,48 +98,68 @@ impl Codec for TypedJson {
         }
     }
 
-    fn decode(&self, encoded: &RawValue) -> Result<Value, String> {
-        #[derive(Deserialize)]
-        struct Typed<'a> {
-            #[serde(borrow, rename = "type")]
-            kind: Option<Cow<'a, str>>,
-            #[serde(borrow, default, deserialize_with = "present")]
-            data: Option<&'a RawValue>,
-        }
+    fn decode_key(&self, encoded: &RawValue) -> Result<Key, String> {
         let typed: Typed = serde_json::from_str(encoded.get()).map_err(|e| e.to_string())?;
-        let data = |raw: Option<&RawValue>| -> Result<Option<serde_json::Value>, String> {
-            raw.map(|r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
-                .transpose()
-        };
-        match typed.kind.as_deref() {
-            Some("Set") => match data(typed.data)? {
-                None | Some(serde_json::Value::Null) => Ok(Value::Set(SetValue::default())),
-                Some(serde_json::Value::Array(items)) => {
-                    Ok(Value::Set(items.into_iter().map(Key::from_json).collect()))
-                }
-                Some(_) => Err("a Set's data is not an array".into()),
-            },
-            Some("Map") => match data(typed.data)? {
-                None | Some(serde_json::Value::Null) => Ok(Value::Map(MapValue::default())),
-                Some(serde_json::Value::Array(entries)) => {
-                    let mut map = MapValue::default();
-                    for entry in entries {
-                        let serde_json::Value::Array(pair) = entry else {
-                            return Err("a Map entry is not an array".into());
-                        };
-                        let mut pair = pair.into_iter();
-                        let k = pair.next().map(Key::from_json).unwrap_or(Key::Undefined);
-                        let v = pair.next().map(Value::Json).unwrap_or(Value::Undefined);
-                        map.insert(k, v);
-                    }
-                    Ok(Value::Map(map))
-                }
-                Some(_) => Err("a Map's data is not an array".into()),
-            },
-            _ => Ok(data(typed.data)?
-                .map(Value::Json)
-                .unwrap_or(Value::Undefined)),
+        // Most keys are strings without escapes: straight from the line.
+        if let (Some("string"), Some(data)) = (typed.kind.as_deref(), typed.data) {
+            if let Ok(s) = serde_json::from_str::<&str>(data.get()) {
+                return Ok(Key::String(s.into()));
+            }
         }
+        let data = typed
+            .data
+            .map(|r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
+            .transpose()?;
+        typed_value(typed.kind.as_deref(), data).map(Key::from_value)
+    }
+
+    fn decode(&self, encoded: &RawValue) -> Result<Value, String> {
+        let typed: Typed = serde_json::from_str(encoded.get()).map_err(|e| e.to_string())?;
+        let data = typed
+            .data
+            .map(|r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
+            .transpose()?;
+        typed_value(typed.kind.as_deref(), data)
+    }
+}
+
+/// An encoded value: `{type, data}`.
+#[derive(Deserialize)]
+struct Typed<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+}
+
+/// The original's `decodeValue` of `{type, data}`.
+fn typed_value(kind: Option<&str>, data: Option<serde_json::Value>) -> Result<Value, String> {
+    match kind {
+        Some("Set") => match data {
+            None | Some(serde_json::Value::Null) => Ok(Value::Set(SetValue::default())),
+            Some(serde_json::Value::Array(items)) => {
+                Ok(Value::Set(items.into_iter().map(Key::from_json).collect()))
+            }
+            Some(_) => Err("a Set's data is not an array".into()),
+        },
+        Some("Map") => match data {
+            None | Some(serde_json::Value::Null) => Ok(Value::Map(MapValue::default())),
+            Some(serde_json::Value::Array(entries)) => {
+                let mut map = MapValue::default();
+                for entry in entries {
+                    let serde_json::Value::Array(pair) = entry else {
+                        return Err("a Map entry is not an array".into());
+                    };
+                    let mut pair = pair.into_iter();
+                    let k = pair.next().map(Key::from_json).unwrap_or(Key::Undefined);
+                    let v = pair.next().map(Value::Json).unwrap_or(Value::Undefined);
+                    map.insert(k, v);
+                }
+                Ok(Value::Map(map))
+            }
+            Some(_) => Err("a Map's data is not an array".into()),
+        },
+        _ => Ok(data.map(Value::Json).unwrap_or(Value::Undefined)),
     }
 }
 
@@ -186,13 +211,17 @@ struct RawLogLine<'a> {
     args: Option<Vec<&'a RawValue>>,
 }
 
+fn parse_error(e: serde_json::Error) -> LineError {
+    if e.is_data() {
+        LineError::Malformed(e.to_string())
+    } else {
+        LineError::NotJson(e.to_string())
+    }
+}
+
 /// The op of one log line (without its `\n`).
 pub fn decode_log_line(codec: &dyn Codec, line: &[u8]) -> Result<Op, LineError> {
-    let raw: RawLogLine = match serde_json::from_slice(line) {
-        Ok(raw) => raw,
-        Err(e) if e.is_data() => return Err(LineError::Malformed(e.to_string())),
-        Err(e) => return Err(LineError::NotJson(e.to_string())),
-    };
+    let raw: RawLogLine = serde_json::from_slice(line).map_err(parse_error)?;
     let name = raw.op.ok_or_else(|| LineError::UnknownOp("no op".into()))?;
     let arity = match &*name {
         "set" | "sset" | "sdel" | "hdel" => 2,
@@ -210,20 +239,15 @@ pub fn decode_log_line(codec: &dyn Codec, line: &[u8]) -> Result<Op, LineError> 
             args.len()
         )));
     }
-    let mut decoded = args
-        .into_iter()
-        .map(|a| codec.decode(a).map_err(LineError::Malformed))
-        .collect::<Result<Vec<Value>, _>>()?
-        .into_iter();
-    let mut next = || decoded.next().unwrap_or_default();
-    let key = |v: Value| Key::from_value(v);
+    let key = |i: usize| codec.decode_key(args[i]).map_err(LineError::Malformed);
+    let value = |i: usize| codec.decode(args[i]).map_err(LineError::Malformed);
     Ok(match &*name {
-        "set" => Op::Set(key(next()), next()),
-        "sset" => Op::Sset(key(next()), key(next())),
-        "sdel" => Op::Sdel(key(next()), key(next())),
-        "hdel" => Op::Hdel(key(next()), key(next())),
-        "hset" => Op::Hset(key(next()), key(next()), next()),
-        "del" => Op::Del(key(next())),
+        "set" => Op::Set(key(0)?, value(1)?),
+        "sset" => Op::Sset(key(0)?, key(1)?),
+        "sdel" => Op::Sdel(key(0)?, key(1)?),
+        "hdel" => Op::Hdel(key(0)?, key(1)?),
+        "hset" => Op::Hset(key(0)?, key(1)?, value(2)?),
+        "del" => Op::Del(key(0)?),
         _ => Op::Clear,
     })
 }

@@ -66,7 +66,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), TableError> {
 /// A snapshot file's reader: gzip is recognised by its magic bytes, so a
 /// snapshot is read whatever the `compress` option says (the original dies
 /// on a gzip snapshot read without `compress`).
-fn snapshot_reader(path: &Path) -> Result<Box<dyn Read>, TableError> {
+fn snapshot_reader(path: &Path) -> Result<Box<dyn Read + Send>, TableError> {
     let mut file = File::open(path).map_err(|e| TableError::io("open", path, e))?;
     let mut magic = [0u8; 2];
     let mut got = 0;
@@ -116,7 +116,7 @@ pub(crate) fn load(paths: &Paths, codec: &dyn Codec, compress: bool) -> Result<L
     for kind in &plan.read {
         let path = paths.of(*kind);
         let name = kind.file_name(&paths.name);
-        let input: Box<dyn Read> = if kind.is_snapshot() {
+        let input: Box<dyn Read + Send> = if kind.is_snapshot() {
             snapshot_reader(&path)?
         } else {
             Box::new(File::open(&path).map_err(|e| TableError::io("open", &path, e))?)

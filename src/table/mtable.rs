@@ -124,19 +124,23 @@ impl MTable {
     }
 
     pub fn set(&mut self, key: impl Into<Key>, value: impl Into<Value>) {
-        self.put(key.into(), Arc::new(value.into()));
+        self.put(key.into(), value.into());
     }
 
-    fn put(&mut self, key: Key, value: Arc<Value>) {
+    fn put(&mut self, key: Key, value: Value) {
         match self.index.get(&key) {
             Some(&i) => {
                 if let Some((_, v)) = &mut self.slots[i] {
-                    *v = value;
+                    // Overwrite in place unless a snapshot shares the value.
+                    match Arc::get_mut(v) {
+                        Some(inner) => *inner = value,
+                        None => *v = Arc::new(value),
+                    }
                 }
             }
             None => {
                 self.index.insert(key.clone(), self.slots.len());
-                self.slots.push(Some((key, value)));
+                self.slots.push(Some((key, Arc::new(value))));
             }
         }
     }
@@ -212,7 +216,7 @@ impl MTable {
         } else {
             let mut s = SetValue::default();
             s.insert(member);
-            self.put(key, Arc::new(Value::Set(s)));
+            self.put(key, Value::Set(s));
         }
         Ok(())
     }
@@ -250,7 +254,7 @@ impl MTable {
         } else {
             let mut m = MapValue::default();
             m.insert(field, value);
-            self.put(key, Arc::new(Value::Map(m)));
+            self.put(key, Value::Map(m));
         }
         Ok(())
     }
@@ -287,7 +291,7 @@ impl MTable {
     /// Applies a write command; on error nothing changed.
     pub fn apply(&mut self, op: Op) -> Result<(), TableError> {
         match op {
-            Op::Set(k, v) => self.put(k, Arc::new(v)),
+            Op::Set(k, v) => self.put(k, v),
             Op::Sset(k, m) => self.sset(k, m)?,
             Op::Hset(k, f, v) => self.hset(k, f, v)?,
             Op::Del(k) => {

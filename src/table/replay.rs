@@ -9,7 +9,7 @@ use std::io::Read;
 
 use super::codec::{decode_log_line, decode_snapshot_line, Codec, LineError};
 use super::files::FileKind;
-use super::mtable::MTable;
+use super::mtable::{MTable, Op};
 
 /// What one file's lines came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,10 +48,29 @@ impl FileReport {
 }
 
 const CHUNK: usize = 1 << 20;
+/// Lines handed from the parsing thread to the applying one at a time.
+const BATCH: usize = 2048;
 
-/// Applies every line of `input` (a file of kind `kind`) to `table`.
+/// One line, parsed.
+enum Parsed {
+    Blank,
+    Line(Result<Op, LineError>),
+}
+
+/// What the parsing thread found besides lines.
+#[derive(Default)]
+struct Tail {
+    valid_len: u64,
+    torn: Option<(u64, String)>,
+    unterminated: bool,
+    read_error: Option<String>,
+}
+
+/// Applies every line of `input` (a file of kind `kind`) to `table`. The
+/// lines are read and parsed on a second thread while this one applies
+/// them, so a load takes about the longer of the two, not their sum.
 pub fn replay(
-    input: impl Read,
+    input: impl Read + Send,
     kind: FileKind,
     name: &str,
     codec: &dyn Codec,
@@ -61,10 +80,53 @@ pub fn replay(
         file: name.to_owned(),
         ..FileReport::default()
     };
-    let mut input = input;
+    let tail = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(8);
+        let parser = scope.spawn(move || parse_lines(input, kind, codec, tx));
+        let mut line_no = 0u64;
+        for batch in rx {
+            for parsed in batch {
+                line_no += 1;
+                apply(parsed, table, &mut report, line_no);
+            }
+        }
+        parser.join().unwrap_or_else(|_| Tail {
+            read_error: Some("the parsing thread panicked".into()),
+            ..Tail::default()
+        })
+    });
+    report.valid_len = tail.valid_len;
+    report.unterminated = tail.unterminated;
+    if let Some(e) = tail.read_error {
+        tracing::warn!(file = name, error = %e, "table file read cut short; lines after this point are not applied");
+        report.read_error = Some(e);
+    }
+    if let Some((bytes, e)) = tail.torn {
+        report.torn_tail = bytes;
+        tracing::warn!(file = name, bytes, error = %e, "torn last line skipped");
+    }
+    report
+}
+
+fn parse(kind: FileKind, codec: &dyn Codec, line: &[u8]) -> Parsed {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Parsed::Blank;
+    }
+    Parsed::Line(match kind {
+        FileKind::Log | FileKind::PrevLog => decode_log_line(codec, line),
+        FileKind::Snapshot | FileKind::NewSnapshot => decode_snapshot_line(codec, line),
+    })
+}
+
+fn parse_lines(
+    mut input: impl Read,
+    kind: FileKind,
+    codec: &dyn Codec,
+    tx: std::sync::mpsc::SyncSender<Vec<Parsed>>,
+) -> Tail {
+    let mut tail = Tail::default();
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut consumed: u64 = 0;
-    let mut line_no: u64 = 0;
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         let start = buf.len();
         buf.resize(start + CHUNK, 0);
@@ -72,8 +134,7 @@ pub fn replay(
             Ok(n) => n,
             Err(e) => {
                 buf.truncate(start);
-                report.read_error = Some(e.to_string());
-                tracing::warn!(file = name, error = %e, "table file read cut short; lines after this point are not applied");
+                tail.read_error = Some(e.to_string());
                 break;
             }
         };
@@ -83,42 +144,33 @@ pub fn replay(
         }
         let mut pos = 0;
         while let Some(nl) = memchr::memchr(b'\n', &buf[pos..]) {
-            line_no += 1;
-            apply_line(
-                &buf[pos..pos + nl],
-                kind,
-                codec,
-                table,
-                &mut report,
-                line_no,
-            );
+            batch.push(parse(kind, codec, &buf[pos..pos + nl]));
+            if batch.len() == BATCH
+                && tx
+                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                    .is_err()
+            {
+                return tail;
+            }
             pos += nl + 1;
         }
-        consumed += pos as u64;
+        tail.valid_len += pos as u64;
         buf.drain(..pos);
     }
-    report.valid_len = consumed;
     if !buf.is_empty() {
-        line_no += 1;
-        let parsed = match kind {
-            FileKind::Log | FileKind::PrevLog => decode_log_line(codec, &buf),
-            FileKind::Snapshot | FileKind::NewSnapshot => decode_snapshot_line(codec, &buf),
-        };
-        match parsed {
-            Err(LineError::NotJson(e)) => {
-                report.torn_tail = buf.len() as u64;
-                tracing::warn!(file = name, line = line_no, bytes = buf.len(), error = %e, "torn last line skipped");
-            }
-            _ => {
+        match parse(kind, codec, &buf) {
+            Parsed::Line(Err(LineError::NotJson(e))) => tail.torn = Some((buf.len() as u64, e)),
+            parsed => {
                 // A whole line that only lacks its "\n" (the original reads
                 // it too).
-                report.unterminated = true;
-                report.valid_len += buf.len() as u64;
-                apply_line(&buf, kind, codec, table, &mut report, line_no);
+                tail.unterminated = true;
+                tail.valid_len += buf.len() as u64;
+                batch.push(parsed);
             }
         }
     }
-    report
+    let _ = tx.send(batch);
+    tail
 }
 
 fn read_some(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -130,22 +182,14 @@ fn read_some(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     }
 }
 
-fn apply_line(
-    line: &[u8],
-    kind: FileKind,
-    codec: &dyn Codec,
-    table: &mut MTable,
-    report: &mut FileReport,
-    line_no: u64,
-) {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        report.blank += 1;
-        tracing::debug!(file = %report.file, line = line_no, "blank line skipped");
-        return;
-    }
-    let op = match kind {
-        FileKind::Log | FileKind::PrevLog => decode_log_line(codec, line),
-        FileKind::Snapshot | FileKind::NewSnapshot => decode_snapshot_line(codec, line),
+fn apply(parsed: Parsed, table: &mut MTable, report: &mut FileReport, line_no: u64) {
+    let op = match parsed {
+        Parsed::Blank => {
+            report.blank += 1;
+            tracing::debug!(file = %report.file, line = line_no, "blank line skipped");
+            return;
+        }
+        Parsed::Line(op) => op,
     };
     match op {
         Ok(op) => match table.apply(op) {
