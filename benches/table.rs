@@ -118,10 +118,29 @@ fn dtable() {
     let t = DTable::open(DTableOptions::new(&d, "bench")).unwrap();
     let keys: Vec<Key> = (0..KEYS).map(|i| Key::from(format!("key:{i}"))).collect();
     let start = Instant::now();
+    let mut longest = Duration::ZERO;
     for i in 0..n {
+        let before = if i % 16 == 0 {
+            Some(Instant::now())
+        } else {
+            None
+        };
         t.set(keys[i % KEYS].clone(), i as u64).unwrap();
+        if let Some(b) = before {
+            longest = longest.max(b.elapsed());
+        }
     }
     let applied = start.elapsed();
+    // A write that starts a fold also takes the table's shared copy: the
+    // longest write, beside one fsync of this disk.
+    let mut f = std::fs::File::create(d.join("fsync.probe")).unwrap();
+    let mut fsync = Duration::MAX;
+    for _ in 0..20 {
+        f.write_all(b"x\n").unwrap();
+        let s = Instant::now();
+        f.sync_data().unwrap();
+        fsync = fsync.min(s.elapsed());
+    }
     t.stop().unwrap();
     let stats = t.stats();
     drop(t);

@@ -210,9 +210,11 @@ impl IoThread {
     }
 
     /// Fold steps 2–4 on a thread of their own; the table stays `folding`
-    /// until they succeed (a failure keeps the snapshot for a retry).
+    /// until they succeed (a failure keeps the snapshot for a retry: the
+    /// next fold must not start while `PREV.LOG` is still there).
     fn spawn_fold(&self, snapshot: Snapshot) {
         let shared = self.shared.clone();
+        let kept = snapshot.clone();
         let run = move || {
             let result =
                 disk::finish_fold(&shared.paths, &snapshot, &*shared.codec, shared.compress);
@@ -237,11 +239,9 @@ impl IoThread {
             .spawn(run);
         if let Err(e) = spawned {
             tracing::warn!(table = %self.shared.paths.name, error = %e, "cannot start the fold thread; retrying later");
-            // The closure (and its snapshot) is gone with the error, so the
-            // fold starts over: the snapshot is retaken at the next tick.
             let mut st = self.shared.lock();
-            st.folding = false;
             st.stats.failed_folds += 1;
+            st.retry = Some(kept);
         }
     }
 
