@@ -40,6 +40,12 @@ pub trait Codec: Send + Sync + std::fmt::Debug {
     fn decode_key(&self, encoded: &RawValue) -> Result<Key, String> {
         self.decode(encoded).map(Key::from_value)
     }
+
+    /// A whole log line, for a codec that can do it in one pass (`None`:
+    /// argument by argument through [`Codec::decode`]).
+    fn decode_log_line(&self, _line: &[u8]) -> Option<Result<Op, LineError>> {
+        None
+    }
 }
 
 /// The original's `DTable.encodeValue`/`decodeValue`.
@@ -99,32 +105,64 @@ impl Codec for TypedJson {
     }
 
     fn decode_key(&self, encoded: &RawValue) -> Result<Key, String> {
-        let typed: Typed = serde_json::from_str(encoded.get()).map_err(|e| e.to_string())?;
-        // Most keys are strings without escapes: straight from the line.
-        if let (Some("string"), Some(data)) = (typed.kind.as_deref(), typed.data) {
-            if let Ok(s) = serde_json::from_str::<&str>(data.get()) {
-                return Ok(Key::String(s.into()));
-            }
-        }
-        let data = typed
-            .data
-            .map(|r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
-            .transpose()?;
-        typed_value(typed.kind.as_deref(), data).map(Key::from_value)
+        typed_key(serde_json::from_str(encoded.get()).map_err(|e| e.to_string())?)
     }
 
     fn decode(&self, encoded: &RawValue) -> Result<Value, String> {
-        let typed: Typed = serde_json::from_str(encoded.get()).map_err(|e| e.to_string())?;
-        let data = typed
-            .data
-            .map(|r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
-            .transpose()?;
-        typed_value(typed.kind.as_deref(), data)
+        typed_to_value(serde_json::from_str(encoded.get()).map_err(|e| e.to_string())?)
+    }
+
+    fn decode_log_line(&self, line: &[u8]) -> Option<Result<Op, LineError>> {
+        // One pass over the line: the arguments straight into `{type, data}`.
+        #[derive(Deserialize)]
+        struct Line<'a> {
+            #[serde(borrow)]
+            op: Option<Cow<'a, str>>,
+            #[serde(borrow)]
+            args: Option<Vec<Typed<'a>>>,
+        }
+        let parsed = (|| {
+            let raw: Line = serde_json::from_slice(line).map_err(parse_error)?;
+            let name = raw.op.ok_or_else(|| LineError::UnknownOp("no op".into()))?;
+            let mut args = check_args(&name, raw.args)?;
+            let mut take = |i: usize| std::mem::take(&mut args[i]);
+            let key = |t: Typed| typed_key(t).map_err(LineError::Malformed);
+            let value = |t: Typed| typed_to_value(t).map_err(LineError::Malformed);
+            let op = match &*name {
+                "set" => Op::Set(key(take(0))?, value(take(1))?),
+                "sset" => Op::Sset(key(take(0))?, key(take(1))?),
+                "sdel" => Op::Sdel(key(take(0))?, key(take(1))?),
+                "hdel" => Op::Hdel(key(take(0))?, key(take(1))?),
+                "hset" => Op::Hset(key(take(0))?, key(take(1))?, value(take(2))?),
+                "del" => Op::Del(key(take(0))?),
+                _ => Op::Clear,
+            };
+            Ok(op)
+        })();
+        Some(parsed)
     }
 }
 
+fn typed_key(typed: Typed) -> Result<Key, String> {
+    // Most keys are strings without escapes: straight from the line.
+    if let (Some("string"), Some(data)) = (typed.kind.as_deref(), typed.data) {
+        if let Ok(s) = serde_json::from_str::<&str>(data.get()) {
+            return Ok(Key::String(s.into()));
+        }
+    }
+    typed_to_value(typed).map(Key::from_value)
+}
+
+fn typed_to_value(typed: Typed) -> Result<Value, String> {
+    let data = typed
+        .data
+        .map(|r| serde_json::from_str(r.get()).map_err(|e| e.to_string()))
+        .transpose()?;
+    typed_value(typed.kind.as_deref(), data)
+}
+
 /// An encoded value: `{type, data}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Typed<'a> {
     #[serde(borrow, rename = "type")]
     kind: Option<Cow<'a, str>>,
@@ -221,24 +259,12 @@ fn parse_error(e: serde_json::Error) -> LineError {
 
 /// The op of one log line (without its `\n`).
 pub fn decode_log_line(codec: &dyn Codec, line: &[u8]) -> Result<Op, LineError> {
+    if let Some(op) = codec.decode_log_line(line) {
+        return op;
+    }
     let raw: RawLogLine = serde_json::from_slice(line).map_err(parse_error)?;
     let name = raw.op.ok_or_else(|| LineError::UnknownOp("no op".into()))?;
-    let arity = match &*name {
-        "set" | "sset" | "sdel" | "hdel" => 2,
-        "hset" => 3,
-        "del" => 1,
-        "clear" => 0,
-        other => return Err(LineError::UnknownOp(other.to_owned())),
-    };
-    let args = raw
-        .args
-        .ok_or_else(|| LineError::Malformed(format!("'{name}' line without args")))?;
-    if args.len() != arity {
-        return Err(LineError::Malformed(format!(
-            "'{name}' takes {arity} arguments, the line has {}",
-            args.len()
-        )));
-    }
+    let args = check_args(&name, raw.args)?;
     let key = |i: usize| codec.decode_key(args[i]).map_err(LineError::Malformed);
     let value = |i: usize| codec.decode(args[i]).map_err(LineError::Malformed);
     Ok(match &*name {
@@ -250,6 +276,26 @@ pub fn decode_log_line(codec: &dyn Codec, line: &[u8]) -> Result<Op, LineError> 
         "del" => Op::Del(key(0)?),
         _ => Op::Clear,
     })
+}
+
+/// The arguments of op `name`, if the op is known and they are as many as
+/// it takes.
+fn check_args<T>(name: &str, args: Option<Vec<T>>) -> Result<Vec<T>, LineError> {
+    let arity = match name {
+        "set" | "sset" | "sdel" | "hdel" => 2,
+        "hset" => 3,
+        "del" => 1,
+        "clear" => 0,
+        other => return Err(LineError::UnknownOp(other.to_owned())),
+    };
+    let args = args.ok_or_else(|| LineError::Malformed(format!("'{name}' line without args")))?;
+    if args.len() != arity {
+        return Err(LineError::Malformed(format!(
+            "'{name}' takes {arity} arguments, the line has {}",
+            args.len()
+        )));
+    }
+    Ok(args)
 }
 
 /// A field that is there, `null` included (serde reads `null` as a

@@ -48,7 +48,7 @@ impl FileReport {
 }
 
 const CHUNK: usize = 1 << 20;
-/// Lines handed from the parsing thread to the applying one at a time.
+/// Lines parsed (and applied) as one unit.
 const BATCH: usize = 2048;
 
 /// One line, parsed.
@@ -57,7 +57,14 @@ enum Parsed {
     Line(Result<Op, LineError>),
 }
 
-/// What the parsing thread found besides lines.
+/// Lines as read: their bytes, and where each ends.
+struct RawBatch {
+    seq: u64,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// What the reading thread found besides lines.
 #[derive(Default)]
 struct Tail {
     valid_len: u64,
@@ -66,9 +73,10 @@ struct Tail {
     read_error: Option<String>,
 }
 
-/// Applies every line of `input` (a file of kind `kind`) to `table`. The
-/// lines are read and parsed on a second thread while this one applies
-/// them, so a load takes about the longer of the two, not their sum.
+/// Applies every line of `input` (a file of kind `kind`) to `table`. A
+/// thread reads and cuts the lines, parser threads (one per core, at most
+/// four) parse batches of them, and this thread applies the batches in
+/// order: a load takes about as long as its parsing spread over the cores.
 pub fn replay(
     input: impl Read + Send,
     kind: FileKind,
@@ -80,18 +88,48 @@ pub fn replay(
         file: name.to_owned(),
         ..FileReport::default()
     };
+    let parsers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<RawBatch>(2 * parsers);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, Vec<Parsed>)>();
     let tail = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(8);
-        let parser = scope.spawn(move || parse_lines(input, kind, codec, tx));
+        for _ in 0..parsers {
+            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            scope.spawn(move || loop {
+                let next = work_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok(raw)) = next else { break };
+                let mut start = 0;
+                let parsed = raw
+                    .ends
+                    .iter()
+                    .map(|&end| {
+                        let line = parse(kind, codec, &raw.bytes[start..end]);
+                        start = end;
+                        line
+                    })
+                    .collect();
+                if done_tx.send((raw.seq, parsed)).is_err() {
+                    break;
+                }
+            });
+        }
+        let reader = scope.spawn(move || read_lines(input, kind, codec, work_tx, done_tx));
+        // Batches come back in any order; apply them in the file's.
+        let mut waiting: std::collections::BTreeMap<u64, Vec<Parsed>> = Default::default();
+        let mut next_seq = 0u64;
         let mut line_no = 0u64;
-        for batch in rx {
-            for parsed in batch {
-                line_no += 1;
-                apply(parsed, table, &mut report, line_no);
+        for (seq, batch) in done_rx {
+            waiting.insert(seq, batch);
+            while let Some(batch) = waiting.remove(&next_seq) {
+                next_seq += 1;
+                for parsed in batch {
+                    line_no += 1;
+                    apply(parsed, table, &mut report, line_no);
+                }
             }
         }
-        parser.join().unwrap_or_else(|_| Tail {
-            read_error: Some("the parsing thread panicked".into()),
+        reader.join().unwrap_or_else(|_| Tail {
+            read_error: Some("the reading thread panicked".into()),
             ..Tail::default()
         })
     });
@@ -118,15 +156,25 @@ fn parse(kind: FileKind, codec: &dyn Codec, line: &[u8]) -> Parsed {
     })
 }
 
-fn parse_lines(
+/// Reads `input`, cuts it into batches of whole lines for the parsers, and
+/// judges the last piece (a torn line, or a whole one without its "\n")
+/// itself, sending it parsed as the last batch.
+fn read_lines(
     mut input: impl Read,
     kind: FileKind,
     codec: &dyn Codec,
-    tx: std::sync::mpsc::SyncSender<Vec<Parsed>>,
+    work: std::sync::mpsc::SyncSender<RawBatch>,
+    done: std::sync::mpsc::Sender<(u64, Vec<Parsed>)>,
 ) -> Tail {
     let mut tail = Tail::default();
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut seq = 0u64;
+    let new_batch = |seq: u64| RawBatch {
+        seq,
+        bytes: Vec::with_capacity(BATCH * 128),
+        ends: Vec::with_capacity(BATCH),
+    };
+    let mut batch = new_batch(seq);
     loop {
         let start = buf.len();
         buf.resize(start + CHUNK, 0);
@@ -144,19 +192,30 @@ fn parse_lines(
         }
         let mut pos = 0;
         while let Some(nl) = memchr::memchr(b'\n', &buf[pos..]) {
-            batch.push(parse(kind, codec, &buf[pos..pos + nl]));
-            if batch.len() == BATCH
-                && tx
-                    .send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
-                    .is_err()
-            {
-                return tail;
-            }
+            batch.bytes.extend_from_slice(&buf[pos..pos + nl]);
+            batch.ends.push(batch.bytes.len());
             pos += nl + 1;
+            if batch.ends.len() == BATCH {
+                seq += 1;
+                if work
+                    .send(std::mem::replace(&mut batch, new_batch(seq)))
+                    .is_err()
+                {
+                    return tail;
+                }
+            }
         }
         tail.valid_len += pos as u64;
         buf.drain(..pos);
     }
+    if !batch.ends.is_empty() {
+        seq += 1;
+        if work.send(batch).is_err() {
+            return tail;
+        }
+    }
+    drop(work);
+    let mut last = Vec::new();
     if !buf.is_empty() {
         match parse(kind, codec, &buf) {
             Parsed::Line(Err(LineError::NotJson(e))) => tail.torn = Some((buf.len() as u64, e)),
@@ -165,11 +224,11 @@ fn parse_lines(
                 // it too).
                 tail.unterminated = true;
                 tail.valid_len += buf.len() as u64;
-                batch.push(parsed);
+                last.push(parsed);
             }
         }
     }
-    let _ = tx.send(batch);
+    let _ = done.send((seq, last));
     tail
 }
 
