@@ -35,7 +35,7 @@ pub use disk::LoadReport;
 pub use dtable::{DTable, DTableOptions, DTableStats, Durable, Lsn};
 pub use error::TableError;
 pub use key::{Key, ObjectRef};
-pub use mtable::{MTable, Op, Snapshot};
+pub use mtable::{MTable, Op, Snapshot, CHUNK};
 pub use policy::Durability;
 pub use replay::FileReport;
 pub use value::{MapValue, SetValue, Value};

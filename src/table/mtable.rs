@@ -2,9 +2,13 @@
 //! keys) with the original MTable's commands and their quirks that programs
 //! see: set and hash commands treat a falsy value as a missing key (and
 //! replace or delete it), removing the last member of a set or hash deletes
-//! the key, deleting a missing key is still a write. Values are kept behind
-//! `Arc`s so a durable table can take a snapshot of the whole table in one
-//! pass of reference-count increments and write it while writes go on.
+//! the key, deleting a missing key is still a write.
+//!
+//! The entries live in chunks of [`CHUNK`] slots behind `Arc`s, the values
+//! behind `Arc`s too, so a durable table takes a snapshot of the whole
+//! table by copying one pointer per chunk, and writes it while writes go
+//! on: a write after the snapshot copies the chunk it touches (a thousand
+//! pointers) and the value it changes, once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,31 +48,44 @@ impl Op {
 /// delete keeps the order of the rest without shifting it).
 type Slot = Option<(Key, Arc<Value>)>;
 
+/// Slots per chunk.
+pub const CHUNK: usize = 1024;
+
+type Chunk = Vec<Slot>;
+
 /// An in-memory table (the original's `MTable`).
 #[derive(Clone, Debug, Default)]
 pub struct MTable {
+    /// Key → slot number (chunk × CHUNK + offset).
     index: HashMap<Key, usize>,
-    slots: Vec<Slot>,
+    chunks: Vec<Arc<Chunk>>,
+    /// Slots in use, deleted ones included.
+    slots: usize,
 }
 
-/// The table's entries as of one instant, sharing the values with the table
-/// (a write after the snapshot copies the value it changes).
+/// The table's entries as of one instant, sharing chunks and values with
+/// the table.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub(crate) entries: Vec<(Key, Arc<Value>)>,
+    chunks: Vec<Arc<Chunk>>,
+    len: usize,
 }
 
 impl Snapshot {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
-        self.entries.iter().map(|(k, v)| (k, &**v))
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .flatten()
+            .map(|(k, v)| (k, &**v))
     }
 }
 
@@ -93,33 +110,57 @@ impl MTable {
         self.index.is_empty()
     }
 
+    fn slot(&self, i: usize) -> &Slot {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// A slot for changing (its chunk copied first if a snapshot shares it).
+    fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        &mut Arc::make_mut(&mut self.chunks[i / CHUNK])[i % CHUNK]
+    }
+
+    fn push(&mut self, slot: Slot) {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
+        }
+        if let Some(last) = self.chunks.last_mut() {
+            Arc::make_mut(last).push(slot);
+        }
+        self.slots += 1;
+    }
+
     pub fn get(&self, key: &Key) -> Option<&Value> {
         self.index
             .get(key)
-            .and_then(|&i| self.slots[i].as_ref())
+            .and_then(|&i| self.slot(i).as_ref())
             .map(|(_, v)| &**v)
     }
 
     pub(crate) fn get_shared(&self, key: &Key) -> Option<Arc<Value>> {
         self.index
             .get(key)
-            .and_then(|&i| self.slots[i].as_ref())
+            .and_then(|&i| self.slot(i).as_ref())
             .map(|(_, v)| v.clone())
     }
 
     /// Entries in insertion order (`forEachSync`).
     pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
-        self.slots.iter().flatten().map(|(k, v)| (k, &**v))
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .flatten()
+            .map(|(k, v)| (k, &**v))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.slots.iter().flatten().map(|(k, _)| k)
+        self.iter().map(|(k, _)| k)
     }
 
-    /// The table as of now, without copying any value.
+    /// The table as of now: one pointer copied per chunk.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            entries: self.slots.iter().flatten().cloned().collect(),
+            chunks: self.chunks.clone(),
+            len: self.len(),
         }
     }
 
@@ -130,7 +171,7 @@ impl MTable {
     fn put(&mut self, key: Key, value: Value) {
         match self.index.get(&key) {
             Some(&i) => {
-                if let Some((_, v)) = &mut self.slots[i] {
+                if let Some((_, v)) = self.slot_mut(i) {
                     // Overwrite in place unless a snapshot shares the value.
                     match Arc::get_mut(v) {
                         Some(inner) => *inner = value,
@@ -139,8 +180,8 @@ impl MTable {
                 }
             }
             None => {
-                self.index.insert(key.clone(), self.slots.len());
-                self.slots.push(Some((key, Arc::new(value))));
+                self.index.insert(key.clone(), self.slots);
+                self.push(Some((key, Arc::new(value))));
             }
         }
     }
@@ -150,30 +191,40 @@ impl MTable {
         let Some(i) = self.index.remove(key) else {
             return false;
         };
-        self.slots[i] = None;
+        *self.slot_mut(i) = None;
         self.compact_if_sparse();
         true
     }
 
     pub fn clear(&mut self) {
         self.index.clear();
-        self.slots.clear();
+        self.chunks.clear();
+        self.slots = 0;
     }
 
     /// Drops deleted slots once they outnumber live ones, so iteration and
     /// memory stay proportional to the live entries (amortised O(1)).
     fn compact_if_sparse(&mut self) {
-        let dead = self.slots.len() - self.index.len();
+        let dead = self.slots - self.index.len();
         if dead < 32 || dead < self.index.len() {
             return;
         }
-        self.slots.retain(Option::is_some);
-        for (i, slot) in self.slots.iter().enumerate() {
-            if let Some((k, _)) = slot {
+        let live: Vec<Slot> = self
+            .chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .filter(|s| s.is_some())
+            .cloned()
+            .collect();
+        self.chunks.clear();
+        self.slots = 0;
+        for slot in live {
+            if let Some((k, _)) = &slot {
                 if let Some(pos) = self.index.get_mut(k) {
-                    *pos = i;
+                    *pos = self.slots;
                 }
             }
+            self.push(slot);
         }
     }
 
@@ -199,7 +250,7 @@ impl MTable {
     /// snapshot still shares it).
     fn value_mut(&mut self, key: &Key) -> Option<&mut Value> {
         let i = *self.index.get(key)?;
-        self.slots[i].as_mut().map(|(_, v)| Arc::make_mut(v))
+        self.slot_mut(i).as_mut().map(|(_, v)| Arc::make_mut(v))
     }
 
     pub fn smember(&self, key: &Key, member: &Key) -> Result<bool, TableError> {

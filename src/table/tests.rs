@@ -384,3 +384,29 @@ fn fsyncs_follow_the_mode() {
     assert!(sync_due(Durability::Durable, true, false, 0, 1000));
     assert!(!sync_due(Durability::Durable, false, true, 5000, 1000));
 }
+
+#[test]
+fn a_snapshot_of_many_chunks_survives_overwrites_deletes_and_compaction() {
+    let mut t = MTable::new();
+    for i in 0..5000 {
+        t.set(format!("k{i}"), i);
+    }
+    let snap = t.snapshot();
+    for i in 0..5000 {
+        if i % 4 == 0 {
+            t.set(format!("k{i}"), -1);
+        } else {
+            t.del(&Key::from(format!("k{i}")));
+        }
+    }
+    t.set("new", 1);
+    assert_eq!(snap.len(), 5000);
+    let values: Vec<i64> = snap
+        .iter()
+        .map(|(_, v)| v.as_json().unwrap().as_i64().unwrap())
+        .collect();
+    assert_eq!(values, (0..5000).collect::<Vec<i64>>());
+    assert_eq!(t.len(), 1251);
+    assert_eq!(t.get(&k("k4")), Some(&Value::from(-1)));
+    assert_eq!(t.keys().last().map(Key::js_string).as_deref(), Some("new"));
+}
