@@ -103,6 +103,67 @@ pub(crate) enum Waiter {
     Callback(Callback),
 }
 
+/// Bytes per chunk of the log buffer.
+const LOG_CHUNK: usize = 64 * 1024;
+
+/// Log lines waiting for the I/O thread, in chunks: an append never moves
+/// what is already buffered (a single growing buffer would copy megabytes
+/// under the table's lock when the disk falls behind).
+#[derive(Debug, Default)]
+pub(crate) struct LogBuf {
+    chunks: Vec<String>,
+    len: usize,
+    /// Emptied chunks for reuse.
+    pool: Vec<String>,
+}
+
+impl LogBuf {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The chunk the next line goes to (a fresh one when the last is full).
+    pub fn tail(&mut self) -> &mut String {
+        if self.chunks.last().is_none_or(|c| c.len() >= LOG_CHUNK) {
+            let fresh = self
+                .pool
+                .pop()
+                .unwrap_or_else(|| String::with_capacity(LOG_CHUNK + 1024));
+            self.chunks.push(fresh);
+        }
+        let last = self.chunks.len() - 1;
+        &mut self.chunks[last]
+    }
+
+    /// Counts `bytes` appended through [`LogBuf::tail`].
+    pub fn grew(&mut self, bytes: usize) {
+        self.len += bytes;
+    }
+
+    /// Everything buffered, in order.
+    pub fn take(&mut self) -> Vec<String> {
+        self.len = 0;
+        std::mem::take(&mut self.chunks)
+    }
+
+    /// Chunks back from the I/O thread, for reuse; what is not kept is
+    /// returned, to be freed outside the table's lock.
+    pub fn recycle(&mut self, mut chunks: Vec<String>) -> Vec<String> {
+        while self.pool.len() < 32 {
+            let Some(mut c) = chunks.pop() else { break };
+            if c.capacity() <= 4 * LOG_CHUNK {
+                c.clear();
+                self.pool.push(c);
+            }
+        }
+        chunks
+    }
+}
+
 /// A fold asked for by a write (or the idle check), for the I/O thread.
 pub(crate) struct Rotation {
     /// Where the last op of the fold ends in the buffer.
@@ -114,8 +175,7 @@ pub(crate) struct Rotation {
 pub(crate) struct State {
     pub table: MTable,
     /// Log lines not yet handed to the I/O thread.
-    pub buf: String,
-    pub spare: String,
+    pub buf: LogBuf,
     pub next_lsn: u64,
     pub durable_lsn: u64,
     pub policy: FoldPolicy,
@@ -205,8 +265,7 @@ impl DTable {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 table: loaded.table,
-                buf: String::with_capacity(1 << 16),
-                spare: String::with_capacity(1 << 16),
+                buf: LogBuf::default(),
                 next_lsn: 1,
                 durable_lsn: 0,
                 policy: FoldPolicy::new(opts.write_threshold, opts.auto_save, 0),
@@ -312,12 +371,16 @@ impl DTable {
         if let Some(e) = closed(st) {
             return Err(e);
         }
-        let mark = st.buf.len();
-        encode_log_line(&*self.shared.codec, &op, &mut st.buf);
+        let was_empty = st.buf.is_empty();
+        let chunk = st.buf.tail();
+        let mark = chunk.len();
+        encode_log_line(&*self.shared.codec, &op, chunk);
+        let added = chunk.len() - mark;
         if let Err(e) = st.table.apply(op) {
-            st.buf.truncate(mark);
+            st.buf.tail().truncate(mark);
             return Err(e);
         }
+        st.buf.grew(added);
         let lsn = st.next_lsn;
         st.next_lsn += 1;
         st.stats.writes += 1;
@@ -330,7 +393,7 @@ impl DTable {
             });
         }
         drop(guard);
-        if mark == 0 {
+        if was_empty {
             self.shared.work.notify_one();
         }
         Ok(Lsn(lsn))

@@ -41,7 +41,8 @@ struct IoThread {
 
 /// What one turn of the loop took from the shared state.
 struct Batch {
-    bytes: String,
+    /// Log lines, in chunks.
+    bytes: Vec<String>,
     upto: u64,
     rotation: Option<Rotation>,
     retry: Option<Snapshot>,
@@ -114,8 +115,8 @@ impl IoThread {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        let spare = std::mem::take(&mut st.spare);
-        let bytes = std::mem::replace(&mut st.buf, spare);
+        let total = st.buf.len();
+        let bytes = st.buf.take();
         let upto = st.next_lsn - 1;
         let mut rotation = st.rotate.take();
         let mut retry = None;
@@ -125,7 +126,7 @@ impl IoThread {
             if st.policy.on_tick(now_ms, folding) {
                 st.folding = true;
                 rotation = Some(Rotation {
-                    split: bytes.len(),
+                    split: total,
                     lsn: upto,
                     snapshot: st.table.snapshot(),
                 });
@@ -144,7 +145,7 @@ impl IoThread {
     }
 
     /// Writes, rotates and fsyncs as the batch asks; the new durable mark.
-    fn perform(&mut self, batch: Batch) -> (Result<Option<u64>, TableError>, String) {
+    fn perform(&mut self, batch: Batch) -> (Result<Option<u64>, TableError>, Vec<String>) {
         let result = self.write_batch(&batch);
         (result, batch.bytes)
     }
@@ -155,20 +156,28 @@ impl IoThread {
             return Ok(None);
         }
         let mut durable = None;
-        let mut rest = batch.bytes.as_str();
+        let split = batch.rotation.as_ref().map_or(0, |r| r.split);
+        let mut written = 0;
+        let mut rest: Vec<&str> = Vec::new();
+        for chunk in &batch.bytes {
+            // The part before a fold's split goes to the old log.
+            let head = split.saturating_sub(written).min(chunk.len());
+            self.append(&chunk[..head])?;
+            rest.push(&chunk[head..]);
+            written += chunk.len();
+        }
         if let Some(rotation) = &batch.rotation {
-            let (head, tail) = batch.bytes.split_at(rotation.split.min(batch.bytes.len()));
-            self.append(head)?;
             self.fsync()?;
             durable = Some(rotation.lsn);
             self.log = disk::rotate_log(&self.shared.paths)?;
             self.spawn_fold(rotation.snapshot.clone());
-            rest = tail;
         }
         if let Some(snapshot) = &batch.retry {
             self.spawn_fold(snapshot.clone());
         }
-        self.append(rest)?;
+        for part in rest {
+            self.append(part)?;
+        }
         let since = self.last_sync.elapsed().as_millis() as u64;
         let interval = self.shared.fsync_interval.as_millis() as u64;
         let requested = batch.sync_requested || batch.stopping;
@@ -249,15 +258,12 @@ impl IoThread {
     /// is done (stopping, with nothing left to do).
     fn publish(
         &mut self,
-        (result, mut bytes): (Result<Option<u64>, TableError>, String),
+        (result, bytes): (Result<Option<u64>, TableError>, Vec<String>),
         stopping: bool,
     ) -> bool {
         let shared = self.shared.clone();
         let mut st = shared.lock();
-        bytes.clear();
-        if st.spare.capacity() < bytes.capacity() {
-            st.spare = bytes;
-        }
+        let unused = st.buf.recycle(bytes);
         let mut ready: Vec<(Waiter, Result<(), TableError>)> = Vec::new();
         match result {
             Ok(Some(lsn)) if lsn > st.durable_lsn => {
@@ -280,6 +286,7 @@ impl IoThread {
             take_ready(&mut st, &mut ready, |_| true, Err(closed));
         }
         drop(st);
+        drop(unused);
         shared.progress.notify_all();
         for (waiter, outcome) in ready {
             match waiter {
