@@ -30,9 +30,11 @@ mod error;
 pub mod gen_server;
 pub mod gossip;
 mod js_order;
+pub mod lock;
 pub mod net;
 mod node;
 pub mod ring;
+pub mod table;
 pub mod wire;
 
 pub use clock::{now_micros, ClockEntry, TrimOptions, VectorClock};
