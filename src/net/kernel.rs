@@ -83,6 +83,10 @@ pub(crate) struct Inner {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) runtime: tokio::runtime::Handle,
     inbound_hook: Mutex<Option<InboundHook>>,
+    /// The listening socket. `stop` takes it out (closing it) itself, so
+    /// the port is free again once `stop` returns, not once the accept
+    /// loop notices.
+    listener: Mutex<Option<TcpListener>>,
 }
 
 /// Told of every accepted connection (see [`Kernel::on_inbound`]).
@@ -116,13 +120,34 @@ impl Kernel {
         let addr = format!("{}:{}", node.host(), node.port());
         let listener = TcpListener::bind((node.host(), node.port()))
             .await
-            .map_err(|source| NetError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
+            .map_err(|source| NetError::Bind { addr, source })?;
+        Kernel::listen(listener, node, opts)
+    }
+
+    /// [`start`](Self::start) on a socket already bound (and listening) to
+    /// `node`'s host and port, synchronously: for a caller that must know
+    /// the port is taken, or free again after [`stop`](Self::stop), at
+    /// once. Must be called within a tokio runtime.
+    pub fn start_on(
+        listener: std::net::TcpListener,
+        node: Node,
+        opts: KernelOptions,
+    ) -> Result<Kernel, NetError> {
+        let addr = format!("{}:{}", node.host(), node.port());
+        let listener = listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+            .map_err(|source| NetError::Bind { addr, source })?;
+        Kernel::listen(listener, node, opts)
+    }
+
+    fn listen(listener: TcpListener, node: Node, opts: KernelOptions) -> Result<Kernel, NetError> {
         let port = listener
             .local_addr()
-            .map_err(|source| NetError::Bind { addr, source })?
+            .map_err(|source| NetError::Bind {
+                addr: format!("{}:{}", node.host(), node.port()),
+                source,
+            })?
             .port();
         let mut node = node;
         node.set_port(port);
@@ -144,10 +169,11 @@ impl Kernel {
             shutdown: watch::channel(false).0,
             runtime: tokio::runtime::Handle::current(),
             inbound_hook: Mutex::new(None),
+            listener: Mutex::new(Some(listener)),
             opts,
         });
         let kernel = Kernel { inner };
-        tokio::spawn(accept_loop(kernel.clone(), listener));
+        tokio::spawn(accept_loop(kernel.clone()));
         tracing::info!(node = %kernel.inner.node, "kernel listening");
         Ok(kernel)
     }
@@ -178,6 +204,7 @@ impl Kernel {
         if self.inner.shutdown.send_replace(true) {
             return;
         }
+        drop(lock(&self.inner.listener).take());
         // What the connections still hold (a node's last words, such as a
         // gossip leave sent just before) is written first, for a moment.
         let sinks: Vec<Arc<Sink>> = lock(&self.inner.sinks).drain().map(|(_, s)| s).collect();
@@ -1272,16 +1299,29 @@ pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopped| *stopped).await;
 }
 
-async fn accept_loop(kernel: Kernel, listener: TcpListener) {
+/// The next connection on the kernel's listener; `None` once `stop` took
+/// the listener away.
+fn poll_accept(
+    listener: &Mutex<Option<TcpListener>>,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Option<std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>>> {
+    match lock(listener).as_ref() {
+        Some(l) => l.poll_accept(cx).map(Some),
+        None => std::task::Poll::Ready(None),
+    }
+}
+
+async fn accept_loop(kernel: Kernel) {
     let slots = Arc::new(Semaphore::new(kernel.inner.opts.max_inbound));
     let mut shutdown = kernel.inner.shutdown.subscribe();
     loop {
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
-            accepted = listener.accept() => {
+            accepted = std::future::poll_fn(|cx| poll_accept(&kernel.inner.listener, cx)) => {
                 let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
+                    None => break,
+                    Some(Ok(a)) => a,
+                    Some(Err(e)) => {
                         tracing::warn!(error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
