@@ -331,9 +331,9 @@ impl VectorClock {
 
     /// Reads a clock from its JSON form. Every entry must hold a count, a
     /// non-negative integer (at most 2^53 - 1, what a JavaScript peer can
-    /// represent); `insert` and `time` are such integers too, and either may
-    /// be missing, as the original accepted: a missing one is the other
-    /// (both missing: 0).
+    /// represent), and at least one of `insert` and `time`, such integers
+    /// too: the original accepted an entry without one of them, and the
+    /// missing one is read as the other.
     pub fn from_value(v: &Value) -> Result<VectorClock, Error> {
         let obj = v.as_object().ok_or_else(|| {
             Error::MalformedClock("expected an object {actor: {count, insert, time}}".into())
@@ -364,7 +364,11 @@ impl VectorClock {
                 (Some(i), Some(t)) => (i, t),
                 (Some(i), None) => (i, i),
                 (None, Some(t)) => (t, t),
-                (None, None) => (0, 0),
+                (None, None) => {
+                    return Err(Error::MalformedClock(format!(
+                        "{id:?} needs an insert or a time"
+                    )))
+                }
             };
             let e = ClockEntry {
                 count,

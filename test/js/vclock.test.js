@@ -216,6 +216,7 @@ test("fromJSON rejects malformed clocks, naming the problem; validJSON", () => {
     ["{}", /malformed vector clock: expected an object/],
     [{ a: 1 }, /"a" must be an object/],
     [{ a: { insert: 1, time: 1 } }, /"a"\.count is missing/],
+    [{ a: { count: 1 } }, /"a" needs an insert or a time/],
     [{ a: { count: -1, insert: 1, time: 1 } }, /"a"\.count/],
     [{ a: { count: 1, insert: "1", time: 1 } }, /"a"\.insert/],
     [{ a: { count: 1, insert: 1, time: 1.5 } }, /"a"\.time/],
