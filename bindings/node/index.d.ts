@@ -371,7 +371,7 @@ export class NetKernel extends EventEmitter {
 
 /** Options of a GenServer. */
 export interface GenServerOpts {
-  /** ms a streamed body may take (30000); the engine applies the kernel's. */
+  /** ms a streamed request from this node may take to finish (30000); from other nodes the engine applies the kernel's `streamTimeout`. */
   streamTimeout?: number;
 }
 
