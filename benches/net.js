@@ -5,7 +5,9 @@
 // BENCH_CALLS sequential calls (default 10 000) with "hello" and with a
 // 4 KiB string, calls/s with 64 in flight, casts/s. First, the floor:
 // the same round trip over Node's own sockets (net, TCP_NODELAY), with no
-// notp in between.
+// notp in between. Last, the same figures for a GenServer calling a
+// GenServer on its own kernel (local messages never leave JavaScript),
+// beside what the original measured on this machine (issue 10).
 "use strict";
 
 const { spawn } = require("node:child_process");
@@ -16,19 +18,31 @@ const CALLS = Number(process.env.BENCH_CALLS) || 10_000;
 const IN_FLIGHT = 64;
 const THROUGHPUT_CALLS = Number(process.env.BENCH_THROUGHPUT_CALLS) || 100_000;
 const CASTS = Number(process.env.BENCH_CASTS) || 200_000;
+const LOCAL_CALLS = Number(process.env.BENCH_LOCAL_CALLS) || 200_000;
+const LOCAL_CASTS = Number(process.env.BENCH_LOCAL_CASTS) || 2_000_000;
 const COOKIE = "cookie";
+
+// The original (notp 2.0.1) on this machine, local GenServer to GenServer,
+// as measured in issue 10.
+const ORIGINAL_LOCAL = { p50: "1.5 µs", sequential: "412,000", inFlight: "719,000", casts: "5,800,000" };
 const HOST = "127.0.0.1";
 
-function serve() {
-  const kernel = notp.createKernel("bench_server", HOST, 0);
+/** The GenServer "echo" both measurements call: it answers `echo` with its data and counts `cast`s. */
+function echoServer(kernel) {
   const server = new notp.GenServer(kernel);
-  let casts = 0;
+  const counted = { casts: 0 };
   server.start("echo");
   server.on("echo", (data, from) => server.reply(from, data));
   server.on("cast", () => {
-    casts++;
+    counted.casts++;
   });
-  server.on("casts", (data, from) => server.reply(from, casts));
+  return { server, counted };
+}
+
+function serve() {
+  const kernel = notp.createKernel("bench_server", HOST, 0);
+  const { server, counted } = echoServer(kernel);
+  server.on("casts", (data, from) => server.reply(from, counted.casts));
   server.on("connect", (node, from) => {
     kernel.connect(notp.Node.from(node), () => server.reply(from, "ok"));
   });
@@ -84,6 +98,42 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
 
+/**
+ * `n` calls one after another (`once()` answers a promise of one): the
+ * sorted round trips in µs, and calls/s over the whole run.
+ */
+async function sequential(n, once) {
+  const samples = new Float64Array(n);
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await once();
+    samples[i] = Number(process.hrtime.bigint() - t) / 1000;
+  }
+  const rate = (n * 1e9) / Number(process.hrtime.bigint() - start);
+  return { samples: samples.sort(), rate };
+}
+
+/** Calls/s of `n` calls with IN_FLIGHT in flight; `callOnce(cb)` makes one. */
+async function inFlight(n, callOnce) {
+  let sent = 0;
+  let done = 0;
+  const start = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const next = () => {
+      if (sent >= n) return;
+      sent++;
+      callOnce((err) => {
+        if (err) return reject(err);
+        if (++done === n) return resolve();
+        next();
+      });
+    };
+    for (let i = 0; i < IN_FLIGHT; i++) next();
+  });
+  return (n * 1e9) / Number(process.hrtime.bigint() - start);
+}
+
 async function main() {
   const child = spawn(process.execPath, [__filename, "--serve"], {
     stdio: ["pipe", "pipe", "inherit"],
@@ -116,13 +166,7 @@ async function main() {
 
   async function latency(label, data) {
     for (let i = 0; i < 1000; i++) await call("echo", data);
-    const samples = new Float64Array(CALLS);
-    for (let i = 0; i < CALLS; i++) {
-      const t = process.hrtime.bigint();
-      await call("echo", data);
-      samples[i] = Number(process.hrtime.bigint() - t) / 1000;
-    }
-    samples.sort();
+    const { samples } = await sequential(CALLS, () => call("echo", data));
     console.log(`call round trip ${label}: p50 ${percentile(samples, 50).toFixed(1)} µs`);
     console.log(`call round trip ${label}: p99 ${percentile(samples, 99).toFixed(1)} µs`);
   }
@@ -130,24 +174,7 @@ async function main() {
   await latency('"hello"', "hello");
   await latency("4 KiB string", "x".repeat(4096));
 
-  async function throughput(n) {
-    let sent = 0;
-    let done = 0;
-    const start = process.hrtime.bigint();
-    await new Promise((resolve, reject) => {
-      const next = () => {
-        if (sent >= n) return;
-        sent++;
-        client.call(target, "echo", "hello", (err) => {
-          if (err) return reject(err);
-          if (++done === n) return resolve();
-          next();
-        }, 10_000);
-      };
-      for (let i = 0; i < IN_FLIGHT; i++) next();
-    });
-    return (n * 1e9) / Number(process.hrtime.bigint() - start);
-  }
+  const throughput = (n) => inFlight(n, (cb) => client.call(target, "echo", "hello", cb, 10_000));
   await throughput(10_000);
   console.log(`calls/s with ${IN_FLIGHT} in flight: ${fmt(await throughput(THROUGHPUT_CALLS))}`);
 
@@ -171,6 +198,45 @@ async function main() {
 
   kernel.stop();
   child.stdin.end();
+  await local();
+}
+
+/** A GenServer calling a GenServer on its own kernel. */
+async function local() {
+  const kernel = notp.createKernel("bench_local", HOST, 0);
+  await new Promise((resolve) => {
+    kernel.once("_ready", resolve);
+    kernel.start({ cookie: COOKIE });
+  });
+  const { counted } = echoServer(kernel);
+  const client = new notp.GenServer(kernel);
+  const call = (data) =>
+    new Promise((resolve, reject) => client.call("echo", "echo", data, (err, out) => (err ? reject(err) : resolve(out))));
+  const original = (figure) => `(original, measured in issue 10: ${figure})`;
+
+  for (let i = 0; i < 20_000; i++) await call("hello");
+  const { samples, rate } = await sequential(LOCAL_CALLS, () => call("hello"));
+  console.log(`local call "hello": p50 ${percentile(samples, 50).toFixed(2)} µs ${original(`p50 ${ORIGINAL_LOCAL.p50}`)}`);
+  console.log(`local call "hello": p99 ${percentile(samples, 99).toFixed(2)} µs`);
+  console.log(`local sequential calls/s: ${fmt(rate)} ${original(ORIGINAL_LOCAL.sequential)}`);
+
+  const localInFlight = (n) => inFlight(n, (cb) => client.call("echo", "echo", "hello", cb));
+  await localInFlight(20_000);
+  console.log(`local calls/s with ${IN_FLIGHT} in flight: ${fmt(await localInFlight(LOCAL_CALLS))} ${original(ORIGINAL_LOCAL.inFlight)}`);
+
+  const castRate = (n) => {
+    const before = counted.casts;
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) client.cast("echo", "cast", "hello");
+    const rate = (n * 1e9) / Number(process.hrtime.bigint() - t);
+    // Local casts are handled before cast() returns.
+    const seen = counted.casts - before;
+    if (seen !== n) throw new Error(`server saw ${seen} of ${n} local casts`);
+    return rate;
+  };
+  castRate(100_000);
+  console.log(`local casts/s: ${fmt(castRate(LOCAL_CASTS))} ${original(ORIGINAL_LOCAL.casts)}`);
+  kernel.stop();
 }
 
 if (process.argv[2] === "--serve") {

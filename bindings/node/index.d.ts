@@ -128,7 +128,8 @@ export class CHash {
   /** A cursor on the last virtual node. */
   end(): RingIterator;
   /** A cursor on the virtual node with exactly this key (not valid if none). */
-  iterator(key: string): RingIterator;
+  /** A cursor on `node`'s first virtual node (invalid if absent), or on the virtual node with exactly key `key`. */
+  iterator(node: NodeLike | string): RingIterator;
 }
 
 /** One actor's state; times are µs since the Unix epoch. */
@@ -210,7 +211,12 @@ export interface From {
   _reply?: number;
 }
 
-/** Always `{done: true}`: the engine reassembles streamed bodies. */
+/**
+ * `{done: true}` for a whole message (from another node, the engine has
+ * reassembled any streamed body); a Readable sent to a listener on the
+ * same node arrives as `{stream, done: false}` per chunk, then
+ * `{stream, done: true}` (with `error` when its source failed).
+ */
 export interface StreamInfo {
   readonly done: boolean;
   readonly stream?: string;
@@ -265,27 +271,61 @@ export interface KernelOpts extends KernelStartOpts {
 }
 
 /** An outbound connection of a kernel; every method reads the engine's current state. */
+/** What `Connection.queue()` answers: the frames waiting (it also reads as that number). */
+export interface QueueView {
+  size(): number;
+  valueOf(): number;
+}
+
+/** An outbound connection (the engine's), with the original's methods. */
 export class Connection extends EventEmitter {
+  /** Opens it (the kernel's `connect`). */
+  start(): this;
+  /** Closes it after what it holds, or at once with `force`. */
+  stop(force?: boolean): this;
+  /** What the kernel's `ipc()` answers: there is no node-ipc. */
+  ipc(): KernelIpc;
   node(): Node;
   /** Not stopped (connected, or trying to). */
   active(): boolean;
   /** Waiting for the socket to come (back) up. */
   connecting(): boolean;
-  /** Nothing waiting to be written. */
+  /** Nothing waiting to be written and no stream marked in flight. */
   idle(): boolean;
   /** Frames waiting to be written. */
-  queue(): number;
+  queue(): QueueView;
   maxLen(): number;
-  on(event: "connect", listener: () => void): this;
+  /**
+   * Writes one frame of type `event` carrying envelope `data`
+   * (`{id, tag, from, stream, data}`), signed with the kernel's cookie;
+   * an Error is answered (not thrown) when the connection is stopped.
+   */
+  send(event: "message" | "ping", data: object): this | Error;
+  /** Marks `{stream: id}` in flight until a frame of it is sent with `done`. */
+  initiateStream(stream: { stream: string | number }): this;
+  on(event: "connect" | "idle", listener: () => void): this;
+  on(event: "send", listener: (event: string, data: object) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** What `kernel.ipc()` answers: there is no node-ipc instance. */
+export interface KernelIpc {
+  readonly native: true;
+  readonly description: string;
+  readonly config: { id: string; retry: number; maxRetries: number; tls: null };
 }
 
 /**
  * The network kernel of a node. Messages for a local target `id` are
  * emitted as `(data, stream, from)`; adding the first listener for a name
- * registers it with the engine, removing the last releases it. `start()`
- * binds asynchronously: `port()` is the bound port once `_ready` fires
- * (port 0 picks a free one). Requests made before `_ready` are sent then.
+ * registers it with the engine, removing the last releases it. A message
+ * from this node to one of its own listeners never leaves JavaScript: the
+ * listener runs inside the `cast`/`call` with the data object itself (a
+ * call's callback still runs after `call` returned). `start()` binds the
+ * port before it returns (and `stop()` frees it before it returns);
+ * `_ready` follows, and from then on `port()` is the bound port (port 0
+ * picks a free one). Requests to other nodes made before `_ready` are
+ * sent then.
  */
 export class NetKernel extends EventEmitter {
   constructor(id: string, host: string, port: number, opts?: KernelOpts);
@@ -299,8 +339,10 @@ export class NetKernel extends EventEmitter {
   cookie(cookie?: string): string | null;
   /** Nodes seen sending to this kernel since it started (approximate). */
   sources(sources?: Map<string, Node>): Map<string, Node>;
-  /** Outbound connections by node id. */
-  sinks(): Map<string, Connection>;
+  /** There is no node-ipc: an object saying so (a value given is ignored). */
+  ipc(ipc?: unknown): KernelIpc;
+  /** Outbound connections by node id; given a Map (id → Connection or Node), opens and closes connections to match it. */
+  sinks(sinks?: Map<string, Connection | NodeLike>): Map<string, Connection>;
   connect(node: NodeLike, cb?: () => void): this;
   disconnect(node: NodeLike, force?: boolean): this;
   isConnected(node: NodeLike): boolean;
@@ -329,7 +371,7 @@ export class NetKernel extends EventEmitter {
 
 /** Options of a GenServer. */
 export interface GenServerOpts {
-  /** ms a streamed body may take (30000); the engine applies the kernel's. */
+  /** ms a streamed request from this node may take to finish (30000); from other nodes the engine applies the kernel's `streamTimeout`. */
   streamTimeout?: number;
 }
 
@@ -517,52 +559,57 @@ export interface Microtime {
 export const microtime: Microtime;
 
 export interface VClockOpts {
-  readonly lowerBound: number;
-  readonly youngBound: number;
-  readonly upperBound: number;
-  readonly oldBound: number;
+  lowerBound: number;
+  youngBound: number;
+  upperBound: number;
+  oldBound: number;
 }
 
 export interface DTableOpts {
-  readonly writeThreshold: number;
-  readonly autoSave: number;
-  readonly fsyncInterval: number;
+  writeThreshold: number;
+  autoSave: number;
+  fsyncInterval: number;
 }
 
-/** The reference defaults, deep-frozen. */
+/**
+ * The reference defaults, a plain object a program may extend or change;
+ * objects read their defaults from it when they are made.
+ */
 export const consts: {
-  readonly networkHost: string;
-  readonly networkPort: number;
-  readonly kernelOpts: {
-    readonly networkHost: string;
-    readonly networkPort: number;
-    readonly retry: number;
-    readonly tls: null;
-    readonly maxRetries: number;
-    readonly silent: boolean;
+  networkHost: string;
+  networkPort: number;
+  kernelOpts: {
+    networkHost: string;
+    networkPort: number;
+    retry: number;
+    tls: null;
+    maxRetries: number;
+    silent: boolean;
   };
-  readonly connDefaults: { readonly maxLen: number };
-  readonly gossipOpts: {
-    readonly rfactor: number;
-    readonly pfactor: number;
-    readonly interval: number;
-    readonly flushInterval: number;
-    readonly flushPath: string | null;
-    readonly vclockOpts: VClockOpts;
+  connDefaults: { maxLen: number };
+  gossipOpts: {
+    rfactor: number;
+    pfactor: number;
+    interval: number;
+    flushInterval: number;
+    flushPath: string | null;
+    vclockOpts: VClockOpts;
+    connOpts: { maxLen: number };
   };
-  readonly vclockOpts: VClockOpts;
-  readonly chashOpts: { readonly maxCacheSize: number };
-  readonly dtableOpts: DTableOpts;
-  readonly dlmOpts: DTableOpts & {
-    readonly rquorum: number;
-    readonly wquorum: number;
-    readonly minWaitTimeout: number;
-    readonly maxWaitTimeout: number;
-    readonly disk: boolean;
+  vclockOpts: VClockOpts;
+  chashOpts: { maxCacheSize: number };
+  dtableOpts: DTableOpts;
+  dlmOpts: DTableOpts & {
+    rquorum: number;
+    wquorum: number;
+    rfactor: number;
+    minWaitTimeout: number;
+    maxWaitTimeout: number;
+    disk: boolean;
   };
-  readonly dsemOpts: DTableOpts & {
-    readonly minWaitTimeout: number;
-    readonly maxWaitTimeout: number;
-    readonly disk: boolean;
+  dsemOpts: DTableOpts & {
+    minWaitTimeout: number;
+    maxWaitTimeout: number;
+    disk: boolean;
   };
 };

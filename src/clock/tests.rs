@@ -86,7 +86,8 @@ fn json_is_in_javascript_key_order() {
 fn malformed_clocks_are_refused_with_the_field_named() {
     for (text, needle) in [
         ("[]", "object"),
-        (r#"{"a":{"count":1,"insert":1}}"#, "time"),
+        (r#"{"a":{"insert":1,"time":1}}"#, "count"),
+        (r#"{"a":{"count":1,"insert":"1"}}"#, "insert"),
         (r#"{"a":{"count":-1,"insert":1,"time":1}}"#, "count"),
         (r#"{"a":{"count":1.5,"insert":1,"time":1}}"#, "count"),
         (
@@ -98,6 +99,33 @@ fn malformed_clocks_are_refused_with_the_field_named() {
         let e = VectorClock::from_json(text).unwrap_err();
         assert!(e.to_string().contains(needle), "{text}: {e}");
     }
+}
+
+#[test]
+fn a_missing_insert_or_time_is_the_other_as_the_original_accepted_them() {
+    let c = VectorClock::from_json(r#"{"foo":{"count":1,"time":0},"bar":{"count":2,"insert":5}}"#)
+        .unwrap();
+    assert_eq!(c.get("foo"), Some(&entry(1, 0, 0)));
+    assert_eq!(c.get("bar"), Some(&entry(2, 5, 5)));
+    // With neither, there is nothing to stamp the entry with.
+    let e = VectorClock::from_json(r#"{"baz":{"count":3}}"#).unwrap_err();
+    assert!(e.to_string().contains("insert or a time"), "{e}");
+}
+
+#[test]
+fn increment_many_is_n_increments_at_the_times_given() {
+    let mut c = VectorClock::new();
+    c.increment_many("a", 3, 100, 200);
+    assert_eq!(c.get("a"), Some(&entry(3, 100, 200)));
+    // An existing actor keeps its insert time; its time never goes back.
+    c.increment_many("a", 2, 150, 150);
+    assert_eq!(c.get("a"), Some(&entry(5, 100, 200)));
+    c.increment_many("a", 0, 300, 300);
+    assert_eq!(c.get("a"), Some(&entry(5, 100, 200)));
+    // Later reads of the clock are not earlier than a time applied.
+    let ahead = now_micros() + 1_000;
+    c.increment_many("b", 1, ahead, ahead);
+    assert!(now_micros() >= ahead);
 }
 
 #[test]

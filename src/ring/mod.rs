@@ -338,6 +338,13 @@ impl CHash {
         RingIter::new(self.table.clone(), at)
     }
 
+    /// A cursor on node `id`'s first virtual node, where the original's
+    /// `iterator(node)` starts (and `next`/`prev` look from); invalid when
+    /// the node is not in the ring.
+    pub fn node_iterator(&self, id: &str) -> RingIter {
+        self.iterator(&vnode_key(id, 1))
+    }
+
     /// The ring as JSON: `{"rfactor","pfactor","tree":[{"key","value"}]}`.
     pub fn to_value(&self) -> Value {
         let tree: Vec<Value> = self

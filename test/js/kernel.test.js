@@ -115,7 +115,7 @@ describe("NetKernel: two nodes", () => {
     assert.equal(conn.active(), true);
     assert.equal(conn.connecting(), false);
     assert.equal(conn.idle(), true);
-    assert.equal(conn.queue(), 0);
+    assert.equal(conn.queue().size(), 0);
     assert.equal(conn.maxLen(), 1024);
     assert.equal(a.connection(b.self()), conn);
     assert.equal(a.connection(new Node("nobody", "127.0.0.1", 1)), null);

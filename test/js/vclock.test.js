@@ -214,9 +214,11 @@ test("fromJSON rejects malformed clocks, naming the problem; validJSON", () => {
     [null, /malformed vector clock: expected an object/],
     [[], /malformed vector clock: expected an object/],
     ["{}", /malformed vector clock: expected an object/],
-    [{ a: 1 }, /"a"\.count/],
+    [{ a: 1 }, /"a" must be an object/],
+    [{ a: { insert: 1, time: 1 } }, /"a"\.count is missing/],
+    [{ a: { count: 1 } }, /"a" needs an insert or a time/],
     [{ a: { count: -1, insert: 1, time: 1 } }, /"a"\.count/],
-    [{ a: { count: 1, time: 1 } }, /"a"\.insert/],
+    [{ a: { count: 1, insert: "1", time: 1 } }, /"a"\.insert/],
     [{ a: { count: 1, insert: 1, time: 1.5 } }, /"a"\.time/],
     [{ a: { count: 1, insert: 1, time: 2 ** 60 } }, /"a"\.time/],
   ];

@@ -176,9 +176,16 @@ class CHash {
     return new RingIterator(native.ringEnd(this._h), this._nodes);
   }
 
-  /** A cursor on the virtual node with exactly this key (not valid if none). */
-  iterator(key) {
-    return new RingIterator(native.ringIterator(this._h, args.keyString(key)), this._nodes);
+  /**
+   * A cursor starting at `node` (the original's documented use): on its
+   * first virtual node, not valid when it is not in the ring. Given a
+   * key (a string), on the virtual node with exactly that key.
+   */
+  iterator(node) {
+    const cursor = typeof node === "string"
+      ? native.ringIterator(this._h, node)
+      : native.ringNodeIterator(this._h, args.nodeId(node, "node (or a virtual node's key)"));
+    return new RingIterator(cursor, this._nodes);
   }
 
   // ---- internals -----------------------------------------------------------

@@ -1,16 +1,12 @@
 "use strict";
 
-// The reference defaults (notp 2.0.1), deep-frozen.
+// The reference defaults (notp 2.0.1), as a plain object: a program may
+// read, extend or change it, as the original's could. Every class reads
+// its defaults from here when an object is made (never a copy taken at
+// load), so a default changed before creating an object is that object's
+// default.
 
 const os = require("node:os");
-
-function deepFreeze(value) {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    for (const key of Object.keys(value)) deepFreeze(value[key]);
-    Object.freeze(value);
-  }
-  return value;
-}
 
 const networkHost = os.hostname();
 const networkPort = 7022;
@@ -23,13 +19,14 @@ const vclockOpts = () => ({
   oldBound: 86400000000, // ... or while the oldest is older than this
 });
 
+// Table persistence (DTable; vectors/storage/dtable.json).
 const dtableOpts = () => ({
   writeThreshold: 100,
   autoSave: 180000,
   fsyncInterval: 1000,
 });
 
-module.exports = deepFreeze({
+module.exports = {
   networkHost,
   networkPort,
   kernelOpts: {
@@ -50,15 +47,18 @@ module.exports = deepFreeze({
     flushInterval: 1000, // ms between flushes of the ring to disk
     flushPath: null, // null: never flush
     vclockOpts: vclockOpts(),
+    connOpts: { maxLen: 1024 }, // the gossip ring's connections
   },
   vclockOpts: vclockOpts(),
   chashOpts: {
     maxCacheSize: 5000,
   },
   dtableOpts: dtableOpts(),
+  // Lock servers (vectors/storage/locks.json, in the original's key order).
   dlmOpts: {
     rquorum: 0.51,
     wquorum: 0.51,
+    rfactor: 3,
     minWaitTimeout: 10,
     maxWaitTimeout: 100,
     disk: false,
@@ -70,4 +70,4 @@ module.exports = deepFreeze({
     disk: false,
     ...dtableOpts(),
   },
-});
+};

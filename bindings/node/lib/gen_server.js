@@ -2,6 +2,7 @@
 
 const crypto = require("node:crypto");
 const { EventEmitter } = require("node:events");
+const { PassThrough } = require("node:stream");
 const { reviveBuffers } = require("./payload");
 
 const debug = require("node:util").debuglog("notp");
@@ -20,9 +21,14 @@ function generateId() {
  * (`class PingServer extends GenServer`) and answer calls with
  * `this.reply(from, data)`.
  *
- * Bodies arrive whole: the engine reassembles streamed bodies (within the
- * kernel's `streamTimeout`) and hands them over as one Buffer, which
- * `decodeJob` parses; JSON bodies go through `decodeSingleton`. Both are
+ * A streamed body arrives chunk by chunk (`{stream: <id>, done: false}`,
+ * then `done: true`), as the original sent it: the chunks are gathered per
+ * stream (the partial ones are `streams()`; `idle()` is true when there
+ * are none) and parsed by `decodeJob` once done, or dropped after
+ * `streamTimeout` ms (a waiting caller is answered "Timeout."). From
+ * another node, the engine has already put the body back together (within
+ * the kernel's limits) and hands it over as one Buffer, which goes to
+ * `decodeJob` directly. JSON bodies go through `decodeSingleton`. Both are
  * hooks a subclass may override. `{"type":"Buffer","data":[…]}` objects
  * anywhere in a body become Buffers.
  */
@@ -53,6 +59,9 @@ class GenServer extends EventEmitter {
   stop(force = false) { // eslint-disable-line no-unused-vars
     this.pause();
     this.emit("stop");
+    for (const partial of this._streams.values()) {
+      if (partial !== null && typeof partial === "object") clearTimeout(partial.timeout);
+    }
     this._streams.clear();
     this._id = generateId();
     return this;
@@ -117,10 +126,7 @@ class GenServer extends EventEmitter {
     return this._kernel;
   }
 
-  /**
-   * Getter/setter for partially received streams. Always empty here
-   * unless set: the engine reassembles streams before they arrive.
-   */
+  /** Getter/setter for partially received streams (stream id → `{data, timeout}`). */
   streams(streams) {
     if (streams) this._streams = streams;
     return this._streams;
@@ -180,22 +186,62 @@ class GenServer extends EventEmitter {
     return this;
   }
 
-  /** Routes one message from the kernel to the user's event. */
+  /** Routes one message (or one chunk of a streamed one) from the kernel to the user's event. */
   _parse(data, stream, from) {
     if (this._paused === true) return this;
-    if (stream && stream.error !== undefined) return this;
-    const fromStream = Buffer.isBuffer(data);
-    const job = fromStream ? this.decodeJob(data) : this.decodeSingleton(data);
-    if (job !== null && typeof job === "object" && !(job instanceof Error)) {
-      const event = job.event;
-      // A peer naming "error" must not crash the node when nobody listens.
-      if ((typeof event === "string" || typeof event === "symbol") &&
-          (event !== "error" || this.listenerCount("error") > 0)) {
-        this.emit(event, job.data, from);
+    const id = stream !== null && typeof stream === "object" ? stream.stream : undefined;
+    if (id === undefined) {
+      // A single message: a JSON body, or bytes the engine put together.
+      if (stream && stream.error !== undefined) return this;
+      if (Buffer.isBuffer(data)) {
+        this._run(this.decodeJob(data), from);
+        if (this.idle()) this.emit("idle");
+      } else {
+        this._run(this.decodeSingleton(data), from);
       }
+      return this;
     }
-    if (fromStream && this.idle()) this.emit("idle");
+    let partial = this._streams.get(id);
+    if (partial === undefined) {
+      partial = { data: [], timeout: this._expire(id, from) };
+      this._streams.set(id, partial);
+    }
+    if (data !== null && data !== undefined) {
+      partial.data.push(Buffer.isBuffer(data) ? data : Buffer.from(String(data)));
+    }
+    if (!stream.done) return this;
+    clearTimeout(partial.timeout);
+    this._streams.delete(id);
+    if (stream.error === undefined) this._run(this.decodeJob(Buffer.concat(partial.data)), from);
+    if (this.idle()) this.emit("idle");
     return this;
+  }
+
+  /** Emits a decoded job as the user's event (an Error or a junk job is dropped). */
+  _run(job, from) {
+    if (job === null || typeof job !== "object" || job instanceof Error) return;
+    const event = job.event;
+    // A peer naming "error" must not crash the node when nobody listens.
+    if ((typeof event === "string" || typeof event === "symbol") &&
+        (event !== "error" || this.listenerCount("error") > 0)) {
+      this.emit(event, job.data, from);
+    }
+  }
+
+  /** Drops stream `id` if it is not done within `streamTimeout`, answering a waiting caller. */
+  _expire(id, from) {
+    const timer = setTimeout(() => {
+      if (!this._streams.has(id)) return;
+      this._streams.delete(id);
+      if (from !== null && typeof from === "object" && typeof from.tag === "string") {
+        const failed = new PassThrough();
+        this._kernel.reply(from, failed);
+        failed.destroy(new Error("Timeout."));
+      }
+      if (this.idle()) this.emit("idle");
+    }, this._streamTimeout);
+    if (typeof timer.unref === "function") timer.unref();
+    return timer;
   }
 
   _parseRecipient(id) {

@@ -1,13 +1,13 @@
 "use strict";
 
 // NetKernel: the public class over the native kernel. The pieces it is
-// built from live beside it: kernel_options.js (what start accepts and
-// passes on), kernel_events.js (reading the engine's event batches),
-// out_stream.js (sending a Readable), codes.js (numbers shared with the
-// addon).
+// built from live beside it: local.js (messages between this kernel's own
+// targets, never leaving JavaScript), kernel_options.js (what start
+// accepts and passes on), kernel_events.js (reading the engine's event
+// batches), out_stream.js (sending a Readable), connection.js (outbound
+// connections), codes.js (numbers shared with the addon).
 
 const { EventEmitter } = require("node:events");
-const { PassThrough } = require("node:stream");
 const native = require("./native");
 const Node = require("./node");
 const Connection = require("./connection");
@@ -16,6 +16,7 @@ const { answer } = require("./codes");
 const { constructorOptions, startOptions } = require("./kernel_options");
 const { dispatchBatch } = require("./kernel_events");
 const { pipeOut } = require("./out_stream");
+const { LocalRoutes } = require("./local");
 const { isStream, encode, collect } = require("./payload");
 
 // Answers of the native request functions (FAILED: kernelStreamCall was
@@ -26,10 +27,6 @@ const { PENDING, UNKNOWN_NODE, FAILED } = answer;
 const STOPPED = 0;
 const STARTING = 1;
 const RUNNING = 2;
-
-// Every message is complete when it reaches JavaScript (the engine puts
-// streamed bodies back together), so they all share one stream descriptor.
-const DONE = Object.freeze({ done: true });
 
 const STOPPED_MESSAGE = "the kernel is stopped";
 const NOT_STARTED_MESSAGE = "the kernel is not started";
@@ -67,18 +64,23 @@ function isObject(value) {
  * outbound connection per peer, and routes calls, casts and replies. The
  * transport is the native engine; this class translates.
  *
- * Messages for a local target `id` are emitted as `kernel.emit(id, data,
- * stream, from)`: `data` is a Buffer when the payload is bytes (a Buffer
- * sent by the peer, or a streamed body, which the engine reassembles),
- * otherwise the JSON value; `stream` is always `{done: true}`; `from` is
- * `{tag, node}` (`tag` null for casts). Adding the first listener for a
- * name registers it as a target with the engine; removing the last one
- * releases it. Event names starting with `_` are the kernel's own
- * (`_ready`, `_stop`, `_skip`).
+ * Messages for a target `id` are emitted as `kernel.emit(id, data, stream,
+ * from)`; `from` is `{tag, node}` (`tag` null for casts). From another
+ * node, `data` is a Buffer when the payload is bytes (a Buffer sent by the
+ * peer, or a streamed body, which the engine reassembles), otherwise the
+ * JSON value, and `stream` is `{done: true}`. From this node to one of its
+ * own listeners (see local.js), the listener runs at once with the data
+ * object itself, and a Readable arrives chunk by chunk (`{stream, done:
+ * false}` per chunk, then `{stream, done: true}`). Adding the first
+ * listener for a name registers it as a target with the engine; removing
+ * the last one releases it. Event names starting with `_` are the
+ * kernel's own (`_ready`, `_stop`, `_skip`).
  *
- * `start()` binds asynchronously: `_ready` fires once the kernel listens,
- * and from then on `port()` is the bound port (port 0 picks a free one).
- * Requests made between `start()` and `_ready` are queued and sent then.
+ * `start()` binds the port before it returns (and `stop()` frees it
+ * before it returns); `_ready` follows, as the original's did, and from
+ * then on `port()` is the bound port (port 0 picks a free one). Requests
+ * to other nodes made between `start()` and `_ready` are queued and sent
+ * then.
  */
 class NetKernel extends EventEmitter {
   constructor(id, host, port, opts) {
@@ -103,6 +105,7 @@ class NetKernel extends EventEmitter {
     this._nextCall = 0;
     this._conns = new Map();
     this._srcs = new Map();
+    this._local = new LocalRoutes(this);
     this._dispatch = this._onEvents.bind(this);
     this._hookNew = this._onNewListener.bind(this);
     this._hookRemove = this._onRemoveListener.bind(this);
@@ -115,9 +118,9 @@ class NetKernel extends EventEmitter {
    * (ms between reconnection attempts), `maxRetries`, `maxLen`, the
    * engine's limits (`maxQueueBytes`, `maxFrame`, `maxStreamBytes`,
    * `maxInbound`, `maxPending`, `mailbox`, `streamTimeout`; see index.d.ts)
-   * and `tls` (only null: TLS is not supported yet). Binding completes
-   * asynchronously with `_ready`; a bind failure, or options the engine
-   * refuses, is emitted as `error`.
+   * and `tls` (only null: TLS is not supported yet). The port is bound
+   * before this returns; `_ready` follows. A bind failure, or options the
+   * engine refuses, is emitted as `error` (also after this returns).
    */
   start(opts) {
     if ((isObject(opts) && opts.tls !== undefined && opts.tls !== null) || this._opts.tls !== null) {
@@ -152,6 +155,7 @@ class NetKernel extends EventEmitter {
     this._srcs = new Map();
     this._conns = new Map();
     this._failAll(STOPPED_MESSAGE);
+    this._local.failAll(STOPPED_MESSAGE);
     this.emit("_stop");
     return this;
   }
@@ -210,22 +214,28 @@ class NetKernel extends EventEmitter {
     return this._srcs;
   }
 
-  /** The outbound connections (id → Connection), read from the engine. */
-  sinks() {
-    const out = new Map();
-    if (this._state !== RUNNING) return out;
-    for (const f of native.kernelSinks(this._h)) {
-      let conn = this._conns.get(f.id);
-      if (conn === undefined) {
-        conn = new Connection(this, new Node(f.id, f.host, f.port));
-        this._conns.set(f.id, conn);
-      }
-      out.set(f.id, conn);
-    }
-    if (this._conns.size !== out.size) {
-      for (const id of this._conns.keys()) if (!out.has(id)) this._conns.delete(id);
-    }
-    return out;
+  /**
+   * There is no node-ipc: the transport is the native engine. Answers an
+   * object saying so, with the settings the original's `ipc().config`
+   * held; a value given (the original's setter) is ignored.
+   */
+  ipc(ipc) { // eslint-disable-line no-unused-vars
+    return {
+      native: true,
+      description: "notp runs on a native engine; there is no node-ipc instance",
+      config: { id: this._id, retry: this._opts.retry, maxRetries: this._opts.maxRetries, tls: this._opts.tls },
+    };
+  }
+
+  /**
+   * The outbound connections (id → Connection), read from the engine.
+   * Given a Map (id → Connection or Node), makes the engine's connections
+   * those: opens the missing ones, closes (after what they hold) the
+   * others.
+   */
+  sinks(sinks) {
+    if (sinks instanceof Map) Connection.reconcile(this, sinks);
+    return Connection.ofKernel(this);
   }
 
   /**
@@ -328,16 +338,7 @@ class NetKernel extends EventEmitter {
       this._request(node, event, data, timeout, cb);
       return undefined;
     }
-    const rstream = new PassThrough({ objectMode: true });
-    this._request(node, event, data, timeout, (err, out) => {
-      if (err) {
-        rstream.destroy(err);
-        return;
-      }
-      if (out !== null && out !== undefined) rstream.write(out);
-      rstream.end();
-    });
-    return rstream;
+    return LocalRoutes.replyStream((done) => this._request(node, event, data, timeout, done));
   }
 
   /** `call` with a callback (the original's single-message variant). */
@@ -359,7 +360,9 @@ class NetKernel extends EventEmitter {
       collect(data, (err, buf) => (err ? cb(err) : this.multicall(nodes, event, buf, cb, timeout)));
       return undefined;
     }
-    const body = encode(data);
+    // Encoded once for every other node; this node's listeners get `data`.
+    const target = eventName(event);
+    let body;
     const results = new Array(nodes.length);
     let left = nodes.length;
     let failed = false;
@@ -368,7 +371,7 @@ class NetKernel extends EventEmitter {
       return undefined;
     }
     nodes.forEach((node, i) => {
-      this._request(node, event, body, timeout, (err, out) => {
+      const done = (err, out) => {
         if (failed) return;
         if (err) {
           failed = true;
@@ -377,7 +380,9 @@ class NetKernel extends EventEmitter {
         }
         results[i] = out;
         if (--left === 0) cb(null, results);
-      }, true);
+      };
+      if (this._isLocal(node, target)) this._request(node, target, data, timeout, done);
+      else this._request(node, target, body === undefined ? (body = encode(data)) : body, timeout, done, true);
     });
     return undefined;
   }
@@ -397,6 +402,12 @@ class NetKernel extends EventEmitter {
       throw new Error("Cannot reply to message with no callback tag.");
     }
     const id = args.nodeId(from.node, "from.node");
+    if (id === this._id && handleOf(from) < 0) {
+      // A local call's; one that is over (timed out) is dropped, as the
+      // original's reply to a tag nobody listened on any more.
+      if (this._local.waits(from.tag)) this._local.settle(from.tag, data);
+      return this;
+    }
     if (isStream(data)) {
       const s = this._state === RUNNING ? native.kernelStreamReply(this._h, handleOf(from)) : -1;
       if (s >= 0) {
@@ -431,11 +442,15 @@ class NetKernel extends EventEmitter {
   cast(node, event, data) {
     const id = args.nodeId(node);
     const target = eventName(event);
+    if (id === this._id && this._local.serves(target) && isTarget(target)) {
+      this._local.cast(target, data);
+      return this;
+    }
     if (isStream(data)) {
       if (this._state === RUNNING) {
         // No connection: skipped, as any cast.
         const s = native.kernelStreamCast(this._h, id, target);
-        if (s >= 0) pipeOut(this, s, data);
+        if (s >= 0) pipeOut(this, s, data, this._conns.get(id));
         return this;
       }
       collect(data, (err, buf) => {
@@ -457,8 +472,12 @@ class NetKernel extends EventEmitter {
       });
       return this;
     }
-    const body = encode(data);
-    for (const node of nodes) this._castBody(args.nodeId(node), target, body);
+    let body;
+    for (const node of nodes) {
+      const id = args.nodeId(node);
+      if (id === this._id && this._local.serves(target) && isTarget(target)) this._local.cast(target, data);
+      else this._castBody(id, target, body === undefined ? (body = encode(data)) : body);
+    }
     return this;
   }
 
@@ -495,6 +514,16 @@ class NetKernel extends EventEmitter {
     }
   }
 
+  /** Whether `target` is one of this kernel's JavaScript listeners. */
+  _listens(target) {
+    return this.listenerCount(target) > 0 && isTarget(target);
+  }
+
+  /** Whether a request for `target` on `node` stays in JavaScript. */
+  _isLocal(node, target) {
+    return args.nodeId(node) === this._id && this._listens(target);
+  }
+
   _castBody(id, target, body) {
     if (this._state === RUNNING) native.kernelCast(this._h, id, target, body);
     else if (this._state === STARTING) this._deferred.push(() => this._castBody(id, target, body));
@@ -523,6 +552,10 @@ class NetKernel extends EventEmitter {
   _request(node, event, data, timeout, cb, encoded = false) {
     const id = args.nodeId(node);
     const target = eventName(event);
+    if (!encoded && id === this._id && this._listens(target)) {
+      this._local.call(target, data, timeout, cb);
+      return;
+    }
     if (!encoded && isStream(data)) {
       if (this._state !== RUNNING) {
         collect(data, (err, buf) => (err ? cb(err) : this._request(node, target, buf, timeout, cb)));
@@ -531,7 +564,7 @@ class NetKernel extends EventEmitter {
       // Sent chunk by chunk as it is read, as the original streams it.
       const callId = this._track(cb);
       const s = native.kernelStreamCall(this._h, id, target, timeoutMs(timeout), callId);
-      if (s >= 0) pipeOut(this, s, data);
+      if (s >= 0) pipeOut(this, s, data, this._conns.get(id));
       else if (-s !== FAILED) this._refused(callId, -s, id);
       return;
     }
@@ -588,7 +621,7 @@ class NetKernel extends EventEmitter {
   _receive(target, data, tag, host, port, id, handle) {
     const node = new Node(id, host === null ? undefined : host, port === null ? undefined : port);
     if (!this._srcs.has(id)) this._srcs.set(id, node);
-    this.emit(target, data, DONE, { tag, node, _reply: handle });
+    this.emit(target, data, { done: true }, { tag, node, _reply: handle });
   }
 
   _settle(callId, err, data) {

@@ -38,7 +38,7 @@ function constructorOptions(opts) {
     retry: opts.retry ?? defaults.retry,
     maxRetries: opts.maxRetries ?? defaults.maxRetries,
     maxLen: opts.maxLen ?? consts.connDefaults.maxLen,
-    tls: opts.tls ?? null,
+    tls: opts.tls ?? defaults.tls ?? null,
   };
   for (const name of LIMITS) out[name] = opts[name];
   return out;

@@ -6,7 +6,7 @@
 // while much is queued). Shared by streamed calls, casts and replies.
 
 const native = require("./native");
-const { chunkBuffer } = require("./payload");
+const { readChunks } = require("./payload");
 
 // A streamed body's source pauses above STREAM_HIGH bytes waiting on its
 // connection and resumes at STREAM_LOW, checked every STREAM_POLL_MS.
@@ -17,11 +17,13 @@ const STREAM_POLL_MS = 2;
 /**
  * Sends what `stream` yields as chunks of engine stream `s` of `kernel`,
  * then ends it (as failed if the source fails or is destroyed first).
- * Nothing is sent once the kernel stops running.
+ * Nothing is sent once the kernel stops running. `conn`, the Connection
+ * it goes out on if one was handed out, counts it in flight meanwhile.
  */
-function pipeOut(kernel, s, stream) {
+function pipeOut(kernel, s, stream, conn) {
   const h = kernel._h;
   let ended = false;
+  if (conn !== undefined) conn.initiateStream({ stream: s });
   let waiting = null;
   const drained = () => {
     waiting = null;
@@ -30,21 +32,7 @@ function pipeOut(kernel, s, stream) {
     if (queued > STREAM_LOW) waiting = setTimeout(drained, STREAM_POLL_MS);
     else if (typeof stream.resume === "function") stream.resume();
   };
-  const finish = (err) => {
-    if (ended) return;
-    ended = true;
-    if (waiting !== null) clearTimeout(waiting);
-    stream.removeListener("data", onData);
-    if (kernel._isRunning()) native.kernelStreamEnd(h, s, err ? err.message || String(err) : null);
-  };
-  const onData = (chunk) => {
-    let buf;
-    try {
-      buf = chunkBuffer(chunk);
-    } catch (err) {
-      finish(err);
-      return;
-    }
+  const onChunk = (buf) => {
     if (!kernel._isRunning()) return;
     const queued = native.kernelStreamWrite(h, s, buf);
     if (queued > STREAM_HIGH && waiting === null && typeof stream.pause === "function") {
@@ -52,14 +40,14 @@ function pipeOut(kernel, s, stream) {
       waiting = setTimeout(drained, STREAM_POLL_MS);
     }
   };
-  stream.on("data", onData);
-  stream.once("end", () => finish(null));
-  stream.once("error", (err) => {
-    if (typeof stream.resume === "function") stream.resume();
-    finish(err instanceof Error ? err : new Error(String(err)));
+  // Failed or destroyed before its end: the receiver is told rather than
+  // left waiting.
+  readChunks(stream, onChunk, (err) => {
+    ended = true;
+    if (waiting !== null) clearTimeout(waiting);
+    if (kernel._isRunning()) native.kernelStreamEnd(h, s, err ? err.message || String(err) : null);
+    if (conn !== undefined) conn._streamDone(s);
   });
-  // Destroyed before its end: the receiver is told rather than left waiting.
-  stream.once("close", () => finish(new Error("Stream aborted.")));
 }
 
 module.exports = { pipeOut };

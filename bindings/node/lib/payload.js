@@ -41,29 +41,47 @@ function chunkBuffer(chunk) {
   return Buffer.from(JSON.stringify(chunk) ?? "null");
 }
 
-/** Reads a stream to its end: cb(null, Buffer) or cb(err), once. */
-function collect(stream, cb) {
-  const chunks = [];
-  let finished = false;
-  const finish = (err, data) => {
-    if (finished) return;
-    finished = true;
+/**
+ * Reads `stream` chunk by chunk: `onChunk(buf)` for each chunk (as a
+ * Buffer), then `onEnd(err)` once: null at its end; the error when it
+ * fails or a chunk cannot be read; "Stream aborted." when it is destroyed
+ * before its end (so nobody is left waiting for it).
+ */
+function readChunks(stream, onChunk, onEnd) {
+  let ended = false;
+  const finish = (err) => {
+    if (ended) return;
+    ended = true;
     stream.removeListener("data", onData);
-    cb(err, data);
+    onEnd(err);
   };
   const onData = (chunk) => {
+    let buf;
     try {
-      chunks.push(chunkBuffer(chunk));
+      buf = chunkBuffer(chunk);
     } catch (err) {
       finish(err);
+      return;
     }
+    onChunk(buf);
   };
   stream.on("data", onData);
-  stream.once("end", () => finish(null, Buffer.concat(chunks)));
+  stream.once("end", () => finish(null));
   stream.once("error", (err) => {
     if (typeof stream.resume === "function") stream.resume();
     finish(err instanceof Error ? err : new Error(String(err)));
   });
+  stream.once("close", () => finish(new Error("Stream aborted.")));
+}
+
+/** Reads a stream to its end: cb(null, Buffer) or cb(err), once. */
+function collect(stream, cb) {
+  const chunks = [];
+  readChunks(
+    stream,
+    (buf) => chunks.push(buf),
+    (err) => (err ? cb(err) : cb(null, Buffer.concat(chunks)))
+  );
 }
 
 /**
@@ -87,4 +105,4 @@ function reviveBuffers(value) {
   return value;
 }
 
-module.exports = { isStream, encode, collect, chunkBuffer, reviveBuffers };
+module.exports = { isStream, encode, collect, readChunks, chunkBuffer, reviveBuffers };

@@ -3,12 +3,32 @@
 const native = require("./native");
 const consts = require("./consts");
 const args = require("./args");
+const { stamp, anchor } = require("./stamp");
 
 const CLOCK_SHAPE = "{actor: {count, insert, time}}";
 
+// Increments of this many distinct actors wait at most before they are
+// handed to the engine.
+const MAX_COUNTED = 1024;
+
+/** Increments of one actor not yet handed to the engine. */
+class Counted {
+  constructor(now) {
+    this.n = 1;
+    this.first = now;
+    this.last = now;
+  }
+}
+
 /**
  * Vector clock: actor id -> {count, insert, time}, times in µs since the
- * epoch from the native clock. The clock lives in the engine.
+ * epoch from the native clock. The clock and its rules live in the engine.
+ *
+ * `increment` is the one operation a program makes per event, so it does
+ * not cross into the engine: it counts in JavaScript (how many, and when
+ * the first and the last were stamped), and every other operation, on
+ * this clock or with it, first hands what was counted to the engine
+ * (`increment_many`, which applies them as that many increments).
  */
 class VectorClock {
   constructor(node, count) {
@@ -18,7 +38,38 @@ class VectorClock {
       typeof node === "string" && typeof count === "number"
         ? new native.NativeClock(node, args.counter(count, "count"))
         : new native.NativeClock();
-    this._h = this._owner.handle;
+    this._handle = this._owner.handle;
+    // actor -> Counted, or null when nothing waits.
+    this._counted = null;
+  }
+
+  /** The native clock's handle, with every increment counted so far applied. */
+  get _h() {
+    if (this._counted !== null) this._apply();
+    return this._handle;
+  }
+
+  /** Points this object at another native clock (what was counted goes to the old one first). */
+  set _h(handle) {
+    if (this._counted !== null) this._apply();
+    this._handle = handle;
+  }
+
+  _apply() {
+    const counted = this._counted;
+    this._counted = null;
+    const ids = new Array(counted.size);
+    const stamps = new Array(counted.size * 3);
+    let i = 0;
+    for (const [id, c] of counted) {
+      ids[i] = id;
+      stamps[3 * i] = c.n;
+      stamps[3 * i + 1] = c.first;
+      stamps[3 * i + 2] = c.last;
+      i++;
+    }
+    native.clockIncrementMany(this._handle, ids, stamps);
+    anchor();
   }
 
   /** Adds `node` at count 0 (an existing actor is left alone). */
@@ -43,7 +94,18 @@ class VectorClock {
 
   /** Adds one to `node`'s count (inserting it first) and stamps it now. */
   increment(node) {
-    native.clockIncrement(this._h, args.actor(node));
+    if (typeof node !== "string") args.actor(node);
+    const now = stamp();
+    let counted = this._counted;
+    if (counted === null) counted = this._counted = new Map();
+    const c = counted.get(node);
+    if (c !== undefined) {
+      c.n++;
+      c.last = now;
+    } else {
+      counted.set(node, new Counted(now));
+      if (counted.size >= MAX_COUNTED) this._apply();
+    }
     return this;
   }
 

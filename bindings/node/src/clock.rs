@@ -82,6 +82,33 @@ pub fn clock_remove(h: u32, id: String) -> napi::Result<()> {
     })
 }
 
+/// Applies increments counted in JavaScript (see `lib/vclock.js`): for
+/// actor `ids[i]`, `stamps[3i]` increments, the first at `stamps[3i+1]`
+/// and the last at `stamps[3i+2]` (µs since the epoch).
+#[napi(catch_unwind)]
+pub fn clock_increment_many(h: u32, ids: Vec<String>, stamps: Vec<f64>) -> napi::Result<()> {
+    if stamps.len() != ids.len() * 3 {
+        return Err(crate::convert::invalid_arg(
+            "stamps",
+            "must hold three numbers per actor",
+        ));
+    }
+    let mut counted = Vec::with_capacity(ids.len());
+    for (id, s) in ids.iter().zip(stamps.chunks_exact(3)) {
+        counted.push((
+            id,
+            to_u64("count", s[0])?,
+            to_u64("time", s[1])?,
+            to_u64("time", s[2])?,
+        ));
+    }
+    with_entry!(CLOCKS, h, |c| {
+        for (id, n, first, last) in counted {
+            c.increment_many(id, n, first, last);
+        }
+    })
+}
+
 #[napi(catch_unwind)]
 pub fn clock_get(h: u32, id: String) -> napi::Result<Option<EntryFields>> {
     with_entry!(CLOCKS, h, |c| c.get(&id).map(|e| EntryFields {
@@ -195,28 +222,6 @@ pub fn clock_copy(h: u32) -> napi::Result<NativeClock> {
 }
 
 // ---- hot paths, registered by hand (see `raw`) ------------------------------
-
-/// `clockIncrement(h, id: string)`.
-pub(crate) unsafe extern "C" fn raw_increment(
-    env: napi_env,
-    info: napi_callback_info,
-) -> napi_value {
-    // SAFETY: `env` and `info` come from N-API for this call.
-    unsafe {
-        raw::run(env, || {
-            let [h, id] = raw::args::<2>(env, info)?;
-            let h = raw::get_u32(env, h, "handle")?;
-            raw::with_utf8(env, id, "id", |id| {
-                let id = String::from_utf8_lossy(id);
-                with_entry!(CLOCKS, h, |c| {
-                    c.increment(&id);
-                })
-            })?
-            .map_err(raw::reason)?;
-            raw::undefined()
-        })
-    }
-}
 
 /// `clockMerge(a, b)`: merges clock `b` into clock `a`.
 pub(crate) unsafe extern "C" fn raw_merge(env: napi_env, info: napi_callback_info) -> napi_value {

@@ -124,3 +124,10 @@ pub fn ring_iterator(h: u32, key: String) -> napi::Result<NativeCursor> {
     let (iter, len) = with_ring(h, |r| (r.iterator(&key), r.size()))?;
     NativeCursor::create(iter, len)
 }
+
+/// A cursor on node `id`'s first virtual node.
+#[napi(catch_unwind)]
+pub fn ring_node_iterator(h: u32, id: String) -> napi::Result<NativeCursor> {
+    let (iter, len) = with_ring(h, |r| (r.node_iterator(&id), r.size()))?;
+    NativeCursor::create(iter, len)
+}

@@ -79,7 +79,6 @@ const RAW_FUNCTIONS: &[(&CStr, RawFn)] = &[
     (c"ringRange", ring::raw_range),
     (c"ringNeighbours", ring::raw_neighbours),
     (c"ringGet", ring::raw_get),
-    (c"clockIncrement", clock::raw_increment),
     (c"clockMerge", clock::raw_merge),
     (c"clockDescends", clock::raw_descends),
     (c"kernelCall", kernel::requests::raw_call),

@@ -53,12 +53,16 @@ pub(crate) struct Inner {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) inbound_hook: Mutex<Option<InboundHook>>,
+    /// The listening socket. `stop` takes it out (closing it) itself, so
+    /// the port is free again once `stop` returns, not once the accept
+    /// loop notices.
+    pub(crate) listener: Mutex<Option<tokio::net::TcpListener>>,
 }
 
 impl Inner {
     /// The state of a kernel for `node` (with its port bound) on the
     /// current runtime.
-    pub(crate) fn new(node: Node, opts: KernelOptions) -> Inner {
+    pub(crate) fn new(node: Node, opts: KernelOptions, listener: tokio::net::TcpListener) -> Inner {
         Inner {
             writer: Writer::new(&node, opts.cookie.as_deref()),
             node,
@@ -69,6 +73,7 @@ impl Inner {
             shutdown: watch::channel(false).0,
             runtime: tokio::runtime::Handle::current(),
             inbound_hook: Mutex::new(None),
+            listener: Mutex::new(Some(listener)),
             opts,
         }
     }
@@ -152,6 +157,7 @@ impl Kernel {
         if self.inner.shutdown.send_replace(true) {
             return;
         }
+        drop(lock(&self.inner.listener).take());
         // What the connections still hold (a node's last words, such as a
         // gossip leave sent just before) is written first, for a moment.
         let sinks: Vec<Arc<Sink>> = lock(&self.inner.sinks).drain().map(|(_, s)| s).collect();

@@ -1,8 +1,9 @@
 //! The kernel door: a [`notp::net::Kernel`] per JavaScript `NetKernel`,
 //! behind a handle.
 //!
-//! Starting binds on the shared runtime and answers at once; the bound port
-//! arrives with the `Ready` event. Everything the engine reports (messages
+//! Starting binds the port before it returns (stopping frees it before it
+//! returns); the bound port still reaches JavaScript with the `Ready`
+//! event, after `start` returned, as the original's `_ready` did. Everything the engine reports (messages
 //! for local targets, call results, connections, dropped messages) comes
 //! back through the session's event queue ([`crate::session`]).
 //!
@@ -18,6 +19,7 @@ mod peers;
 pub(crate) mod requests;
 mod streams;
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +27,9 @@ use napi::bindgen_prelude::{Env, Function};
 use napi::JsValue;
 use napi_derive::napi;
 use notp::net::embed::Embedded;
-use notp::net::Kernel;
+use notp::net::{Kernel, NetError};
 use notp::Node;
+use tokio::net::TcpSocket;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::event::Event;
@@ -106,9 +109,12 @@ fn timeout_of(ms: f64) -> Option<Duration> {
     }
 }
 
-/// Starts listening (asynchronously: `Ready` or `StartFailed` follows) and
-/// makes `dispatch(text, buffers)` the receiver of this kernel's events.
-/// A previous start of the same kernel is stopped first.
+/// Starts listening and makes `dispatch(text, buffers)` the receiver of
+/// this kernel's events. The port is bound before this returns (so a
+/// `stop` that follows at once frees it again before it returns); the
+/// outcome still reaches JavaScript as an event, `Ready` or `StartFailed`,
+/// as the original's `_ready` came after `start` returned. A previous start
+/// of the same kernel is stopped first.
 #[napi(catch_unwind)]
 pub fn kernel_start(
     env: Env,
@@ -131,37 +137,79 @@ pub fn kernel_start(
             return Err(e);
         }
     }
-    rt.spawn(async move {
-        match Kernel::start(node, options).await {
-            Ok(kernel) => {
-                let mut skips = kernel.subscribe_skips();
-                let reporter = session.clone();
-                let task = tokio::spawn(async move {
-                    loop {
-                        match skips.recv().await {
-                            Ok(skip) => reporter.push(Event::Skip(skip)),
-                            Err(RecvError::Lagged(_)) => continue,
-                            Err(RecvError::Closed) => break,
-                        }
-                    }
-                });
-                session.add_task(task.abort_handle());
-                // Accepted connections are read from the JavaScript thread
-                // too (see `uv`).
-                let weak = Arc::downgrade(&session);
-                kernel.on_inbound(Some(Arc::new(move |reader| {
-                    if let Some(session) = weak.upgrade() {
-                        session.push(Event::Inbound(reader));
-                    }
-                })));
-                if let Err(kernel) = session.set_kernel(kernel) {
-                    kernel.stop();
-                }
+    let _context = rt.enter();
+    let started = listen(&node).and_then(|listener| Kernel::start_on(listener, node, options));
+    match started {
+        Ok(kernel) => attach_kernel(&session, kernel),
+        Err(e) => session.push(Event::StartFailed(e.to_string())),
+    }
+    Ok(())
+}
+
+/// Binds `node`'s host and port as the engine's own start does (address
+/// reuse, a backlog of 1024, each address the host resolves to in turn).
+fn listen(node: &Node) -> Result<std::net::TcpListener, NetError> {
+    let addr = format!("{}:{}", node.host(), node.port());
+    let bind = |a: SocketAddr| {
+        let socket = if a.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(a)?;
+        socket.listen(1024)?.into_std()
+    };
+    let mut last = None;
+    let addrs = (node.host(), node.port())
+        .to_socket_addrs()
+        .map_err(|source| NetError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    for a in addrs {
+        match bind(a) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(NetError::Bind {
+        addr,
+        source: last.unwrap_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the host resolves to no address",
+            )
+        }),
+    })
+}
+
+/// Hooks a started engine kernel to its session: skipped messages and
+/// accepted connections reach JavaScript, and `Ready` is announced.
+fn attach_kernel(session: &Arc<Session>, kernel: Kernel) {
+    let mut skips = kernel.subscribe_skips();
+    let reporter = session.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            match skips.recv().await {
+                Ok(skip) => reporter.push(Event::Skip(skip)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
             }
-            Err(e) => session.push(Event::StartFailed(e.to_string())),
         }
     });
-    Ok(())
+    session.add_task(task.abort_handle());
+    // Accepted connections are read from the JavaScript thread too (see
+    // `uv`).
+    let weak = Arc::downgrade(session);
+    kernel.on_inbound(Some(Arc::new(move |reader| {
+        if let Some(session) = weak.upgrade() {
+            session.push(Event::Inbound(reader));
+        }
+    })));
+    if let Err(kernel) = session.set_kernel(kernel) {
+        kernel.stop();
+    }
 }
 
 /// Stops the kernel: closes every connection, fails waiting calls, and

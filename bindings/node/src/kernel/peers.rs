@@ -3,6 +3,7 @@
 
 use napi_derive::napi;
 
+use notp::wire::{frame_around, FrameType, Signer};
 use notp::Node;
 
 use super::{by_id, running};
@@ -89,4 +90,34 @@ pub fn kernel_sink_info(h: u32, id: String) -> napi::Result<Option<SinkInfo>> {
         queued: sink.queued() as f64,
         max_len: sink.max_queue() as f64,
     }))
+}
+
+/// Writes one frame on the outbound connection to a node, as the
+/// original's `Connection.send(event, data)` did: `{"type": <ping or
+/// message>, "data": <body>}`, `body` being the envelope's JSON text
+/// without `checkSum`, signed here with the kernel's cookie. Queued like
+/// any frame while the connection is down. False when there is no
+/// connection (or it is closed).
+#[napi(catch_unwind)]
+pub fn kernel_sink_send(h: u32, id: String, ping: bool, body: String) -> napi::Result<bool> {
+    let Some((_, kernel)) = running(h)? else {
+        return Ok(false);
+    };
+    let Some(sink) = kernel.connection(&by_id(id)) else {
+        return Ok(false);
+    };
+    let signer = kernel
+        .options()
+        .cookie
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| Signer::new(c.as_bytes()));
+    let kind = if ping {
+        FrameType::Ping
+    } else {
+        FrameType::Message
+    };
+    let mut frame = Vec::with_capacity(body.len() + 110);
+    frame_around(kind, &body, signer.as_ref(), &mut frame);
+    Ok(sink.send(frame.into()))
 }
