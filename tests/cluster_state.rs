@@ -37,6 +37,22 @@ async fn start(id: &str, o: ClusterOptions) -> ClusterNode {
         .unwrap()
 }
 
+/// Starts node `id` on `port` again, once the stopped node's listener has
+/// let the port go.
+async fn restart(id: &str, port: u16, o: ClusterOptions) -> ClusterNode {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match ClusterNode::start(Node::new(id, "127.0.0.1", port), "", "ring", o.clone()).await {
+            Ok(node) => return node,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!("port {port} not free yet: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("cannot start {id} on port {port} again: {e}"),
+        }
+    }
+}
+
 /// Waits until `done` holds, re-checking on every event of `events` (and
 /// at least every 10 ms, for state no event announces); false after WAIT.
 async fn until(events: &GossipEvents, mut done: impl FnMut() -> bool) -> bool {
@@ -68,6 +84,7 @@ async fn a_clean_stop_saves_the_ring_from_before_leaving_and_a_restart_resumes_i
     assert!(until(&b_events, || b.gossip().ring().is_defined("a")).await);
     let before = a.gossip().ring();
 
+    let a_port = a.kernel().node().port();
     a.stop();
     // The others were told: b's ring loses a.
     assert!(until(&b_events, || !b.gossip().ring().is_defined("a")).await);
@@ -76,12 +93,23 @@ async fn a_clean_stop_saves_the_ring_from_before_leaving_and_a_restart_resumes_i
     assert_eq!(saved["ring"], "ring");
     assert_eq!(CHash::from_value(&saved["chash"]).unwrap(), before);
 
-    let again = start("a", opts(50, Some(&path))).await;
+    // On the same port: the saved ring names a by its address.
+    let again = restart("a", a_port, opts(50, Some(&path))).await;
+    let again_events = again.gossip().subscribe();
     assert_eq!(again.gossip().ring_id().as_deref(), Some("ring"));
     assert_eq!(
         again.gossip().ring(),
         before,
         "the restart resumes the ring"
+    );
+    // b, told that a left, answers its gossip with a removal notice: a
+    // starts over alone, still in ring "ring", ready to be met again.
+    assert!(until(&again_events, || again.gossip().ring().number_nodes() == 1).await);
+    assert_eq!(again.gossip().ring_id().as_deref(), Some("ring"));
+    again.gossip().meet(b.kernel().node()).unwrap();
+    assert!(
+        until(&b_events, || b.gossip().ring().is_defined("a")).await,
+        "met again"
     );
 
     // The same for a ring stopped on a kernel that keeps running.
