@@ -924,12 +924,15 @@ static void test_flush(void) {
   check(wait_until(saved_in_ring, flush_path), "the ring is saved to %s", flush_path);
   char *saved = slurp(flush_path);
   check(saver_is_saved(saved), "the saved state holds the ring");
-  notp_cluster_free(saver); /* it leaves the ring, and saves that too */
+  /* A stop saves the ring it has, with its ring id, then leaves: the file
+   * keeps the ring a restart resumes. */
+  OK(notp_cluster_stop(saver));
+  check(saved_in_ring(flush_path), "a stopped node's file keeps its ring and ring id");
+  notp_cluster_free(saver);
   notp_node_free(ghost);
 
-  /* Loaded from a copy (a flush still running for the freed node may
-   * rewrite the original): a saved ring of another id is refused, the same
-   * id loads it. */
+  /* Loaded from a copy: a saved ring of another id is refused, the same id
+   * loads it. */
   opts.flush_path = copy_path;
   if (check(saved && spit(copy_path, saved), "copy to %s", copy_path)) {
     saver = NULL;
