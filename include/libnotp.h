@@ -313,8 +313,8 @@ typedef struct {
   notp_kernel_options_t kernel;
   // Virtual nodes per node inserted without a weight (default 3).
   uint32_t rfactor;
-  // Neighbours notp_cluster_find() adds to a key's owner when no size
-  // is given (default 2).
+  // Neighbours notp_cluster_find() and notp_cluster_range() add to a
+  // key's owner when no size is given (default 2).
   uint32_t pfactor;
   // Gossip period in milliseconds: every period the node sends its ring
   // to two members and retries unfinished meets (default 1000).
@@ -1079,9 +1079,10 @@ notp_status_t notp_cluster_start(const char *id,
                                  notp_cluster_t **out);
 
 // Stops the node as the original's stop does: unregisters the ring
-// callbacks, leaves the ring (telling two members, so the others drop this
-// node), saves the state to the flush path if one is set, and stops the
-// kernel (as notp_kernel_stop()). Once it returns no ring callback of this
+// callbacks, saves the ring it has and its ring id to the flush path if
+// one is set (so a restart resumes them), leaves the ring (telling two
+// members, so the others drop this node), and stops the kernel (as
+// notp_kernel_stop()). Once it returns no ring callback of this
 // node runs any more (not even for this leave) and its user data may be
 // released; called inside one of them, that run finishes and no other
 // starts. Later changes (meet, insert, ...) fail with NOTP_ERR_STOPPED;
@@ -1136,10 +1137,10 @@ notp_status_t notp_cluster_ring_json(const notp_cluster_t *cluster, char **out);
 // A copy of the ring's vector clock. Release it with notp_vclock_free().
 notp_status_t notp_cluster_vclock(const notp_cluster_t *cluster, notp_vclock_t **out);
 
-// The nodes that hold `key` (`key_len` bytes): its owner, then the
-// owner's `size` successors (0 or negative: the ring's pfactor), as the
-// original's `find(key, size)`. Release the list with
-// notp_node_list_free().
+// The `size` nodes that hold `key` (`key_len` bytes), at most every node
+// (0 or negative: pfactor + 1, as notp_cluster_range()): its owner, then
+// the owner's successors, as the original's `find(key, size)`. Release
+// the list with notp_node_list_free().
 notp_status_t notp_cluster_find(const notp_cluster_t *cluster,
                                 const uint8_t *key,
                                 size_t key_len,

@@ -698,20 +698,30 @@ async fn a_slow_subscriber_gets_every_change_collapsed_and_the_final_ring() {
         counts.coalesced >= 60 && counts.dropped_sends > 0,
         "{counts:?}"
     );
-    // find honours its size, on the live ring.
+    // find honours its size (nodes in all, the owner first), on the live
+    // ring, and counts as range does.
     let owner = now.find("user:1").unwrap().clone();
+    assert!(node.gossip().find("user:1", Some(0)).is_empty());
     assert_eq!(
-        node.gossip().find("user:1", Some(0)),
+        node.gossip().find("user:1", Some(1)),
         std::slice::from_ref(&owner)
     );
     let five = node.gossip().find(b"user:1", Some(5));
-    assert_eq!(five.len(), 6);
+    assert_eq!(five.len(), 5);
     assert_eq!(five[0], owner);
+    assert_eq!(
+        five[1..],
+        now.next(&owner, Some(4))
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()[..]
+    );
     assert_eq!(
         node.gossip().find("user:1", None).len(),
         3,
-        "owner + pfactor"
+        "pfactor + 1, as range"
     );
+    assert_eq!(node.gossip().range("user:1", None).len(), 3);
     node.stop();
 }
 

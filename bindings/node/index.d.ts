@@ -449,24 +449,58 @@ export interface ClusterOpts {
   gossipOpts?: GossipOpts;
 }
 
+/** A ring message as `GossipRing.decodeJob` answers it. */
+export interface RingJob {
+  event: string;
+  data: {
+    type: "join" | "update" | "leave";
+    data: CHash;
+    vclock: VectorClock;
+    round: number;
+    actor: string;
+  };
+}
+
 /**
  * A node's gossip ring (a GenServer named after the ring id): membership as
  * a consistent hash ring, versioned by a vector clock, spread by gossip.
  * Reads are snapshots of the live state (`ring()` answers a fresh CHash
- * per call). Events are emitted on the JavaScript thread.
+ * per call). The setters (`ring(chash)`, `vclock(clock)`, `actor(id)`,
+ * `ringID(id)`) replace that part of the state at once, without a new
+ * version, an event or a message; on a running ring the connections
+ * follow the new ring and a new ring id moves the ring's server. Events
+ * are emitted on the JavaScript thread.
  */
 export class GossipRing extends GenServer {
+  /** The original's form: `chash` and `vclock` are the initial state. */
+  constructor(kernel: NetKernel, chash: CHash, vclock?: VectorClock | null, opts?: GossipOpts);
+  /** A ring of this node alone. */
   constructor(kernel: NetKernel, opts?: GossipOpts);
-  /** Starts gossiping in `ringID` (once the kernel listens). */
+  /** Last-write-wins: `state2` when `clock2` holds a later insert than any of `clock1`'s, else `state1`. */
+  static LWW<T>(state1: T, clock1: VectorClock, state2: T, clock2: VectorClock): T;
+  /** 0 for an empty ring, 1 for one node, else ceil(log2(nodes)). */
+  static maxMsgRound(ring: CHash): number;
+  /** Starts gossiping in `ringID` (once the kernel listens); `ringID()` answers it at once. */
   start(ringID: string): this;
-  /** Leaves the ring; emits `stop` once out of it. */
+  /** Saves the ring it has (with a `flushPath`), leaves it; emits `stop` once out of it. */
   stop(force?: boolean): this;
+  /** Stops gossiping (rounds, flushes, incoming ring messages) until `resume()`. */
+  pause(): this;
+  resume(): this;
+  /** Whether no message to the ring is partly received. */
+  idle(): boolean;
   /** A fresh copy of the ring as it is now. */
   ring(): CHash;
+  /** Replaces the ring (see the class). */
+  ring(chash: CHash): CHash;
   /** A fresh copy of the clock as it is now. */
   vclock(): VectorClock;
+  vclock(clock: VectorClock): VectorClock;
   actor(): string | null;
+  actor(actor: string): string;
   ringID(): string | null;
+  /** A new ring id (`null`: out of any ring, telling no one). */
+  ringID(ringID: string | null): string | null;
   /** Joins `ringID`; an Error (returned, not thrown) when already in a ring. */
   join(ringID: string): this | Error;
   meet(node: NodeLike): this;
@@ -477,10 +511,19 @@ export class GossipRing extends GenServer {
   mremove(nodes: NodeLike[], force?: boolean): this;
   /** Leaves the ring and goes on alone, in no ring; emits `leave` and `close`. */
   leave(force?: boolean): this;
-  /** The owner of `key` and its `size` successors (default: pfactor). */
+  /** `size` nodes holding `key` (default: pfactor + 1): its owner, then its successors. */
   find(key: RingKey, size?: number): Node[];
   /** `size` distinct nodes from `key`'s position on. */
   range(key: RingKey, size?: number): Node[];
+  /** Sends the ring now with `n` (default 1) rounds left, to two random members. */
+  sendRing(n?: number): this;
+  /** `n` (default 1) random members other than this node. */
+  selectRandom(n?: number): Node[];
+  /** `n` (default 1) distinct random items of `nodes`. */
+  selectRandomFrom<T>(nodes: T[], n?: number): T[];
+  /** A ring message, with its ring and clock as objects; an Error for one the engine would drop. */
+  decodeJob(job: Buffer): RingJob | Error;
+  decodeSingleton(msg: { event: string; data: unknown }): RingJob | Error;
   /** Sends the ring to two members now. */
   poll(): this;
   /** Saves the ring to `flushPath` now; throws when it cannot be written. */
@@ -509,7 +552,36 @@ export class GossipRing extends GenServer {
  */
 export interface CommandServer extends GenServer {
   gossip(gossip?: GossipRing): GossipRing;
+  /** Serves the commands under `name` (default "command") once its ring runs. */
+  start(name?: string): this;
+  stop(force?: boolean): this;
+  /** An Error (returned) for an unknown command or missing arguments; else `{event, data}` with Nodes. */
+  decodeJob(job: Buffer): { event: string; data: any } | Error;
+  decodeSingleton(msg: { event: string; data: unknown }): { event: string; data: any } | Error;
+  join(data: { id: string }, from?: From): CommandAnswer;
+  meet(data: { node: NodeLike }, from?: From): CommandAnswer;
+  leave(data?: { force?: boolean } | null, from?: From): CommandAnswer;
+  insert(data: { node: NodeLike; weight?: number; force?: boolean }, from?: From): CommandAnswer;
+  minsert(data: { nodes: NodeLike[]; weight?: number; force?: boolean }, from?: From): CommandAnswer;
+  update(data: { node: NodeLike; weight?: number; force?: boolean }, from?: From): CommandAnswer;
+  remove(data: { node: NodeLike; force?: boolean }, from?: From): CommandAnswer;
+  mremove(data: { nodes: NodeLike[]; force?: boolean }, from?: From): CommandAnswer;
+  inspect(data?: null, from?: From): CommandAnswer<CHashJSON>;
+  nodes(data?: null, from?: From): CommandAnswer<NodeJSON[]>;
+  has(data: { id: string }, from?: From): CommandAnswer<boolean>;
+  get(data: { id: string }, from?: From): CommandAnswer<NodeJSON>;
+  weight(data: { id: string }, from?: From): CommandAnswer<number>;
+  weights(data?: null, from?: From): CommandAnswer<{ [id: string]: number }>;
+  ping(data?: null, from?: From): CommandAnswer<"pong">;
 }
+
+/**
+ * What a command answers (the CLI's answer): also sent to `from` when it
+ * carries a reply tag.
+ */
+export type CommandAnswer<T = never> =
+  | { ok: true; data?: T }
+  | { ok: false; error: { message: string; _error: true } };
 
 /** A node of a cluster: kernel, gossip ring and command server together. */
 export class ClusterNode extends EventEmitter {

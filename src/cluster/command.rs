@@ -21,7 +21,14 @@ pub const COMMANDS: [&str; 15] = [
 
 /// Starts the command server for `gossip` on `kernel`.
 pub fn spawn(kernel: &Kernel, gossip: &GossipRing) -> Result<(), NetError> {
-    let mut server = GenServer::start(kernel, NAME)?;
+    spawn_named(kernel, gossip, NAME)
+}
+
+/// Starts a command server for `gossip` on `kernel` under `name` (the
+/// original's `CommandServer.start(name)`); it ends when `name` is
+/// unregistered.
+pub fn spawn_named(kernel: &Kernel, gossip: &GossipRing, name: &str) -> Result<(), NetError> {
+    let mut server = GenServer::start(kernel, name)?;
     let (kernel, gossip) = (kernel.clone(), gossip.clone());
     tokio::spawn(async move {
         while let Some(req) = server.recv().await {
@@ -30,11 +37,7 @@ pub fn spawn(kernel: &Kernel, gossip: &GossipRing) -> Result<(), NetError> {
                 tracing::debug!(%sender, "command from a member ignored");
                 continue;
             }
-            let mut answer = match run(&gossip, &req) {
-                Ok(None) => json!({ "ok": true }),
-                Ok(Some(data)) => json!({ "ok": true, "data": data }),
-                Err(message) => json!({ "ok": false, "error": error_value(&message, &[]) }),
-            };
+            let mut answer = answer(run(&gossip, &req));
             if let (Some(tag), Some(obj)) = (&req.from.tag, answer.as_object_mut()) {
                 obj.insert("tag".into(), Value::String(tag.clone()));
             }
@@ -46,13 +49,30 @@ pub fn spawn(kernel: &Kernel, gossip: &GossipRing) -> Result<(), NetError> {
     Ok(())
 }
 
+/// The answer the CLI gets for a command's outcome: `{"ok":true}`,
+/// `{"ok":true,"data":…}` or `{"ok":false,"error":{"message":…,"_error":true}}`.
+pub fn answer(outcome: Result<Option<Value>, String>) -> Value {
+    match outcome {
+        Ok(None) => json!({ "ok": true }),
+        Ok(Some(data)) => json!({ "ok": true, "data": data }),
+        Err(message) => json!({ "ok": false, "error": error_value(&message, &[]) }),
+    }
+}
+
 /// Runs one command; `Ok(Some(data))` answers with data.
 pub fn run(gossip: &GossipRing, req: &Request) -> Result<Option<Value>, String> {
     let args = req.data.as_json().cloned().unwrap_or(Value::Null);
+    execute(gossip, &req.event, &args)
+}
+
+/// Runs `command` with its arguments `args` (the body's `data`) on
+/// `gossip`, as a request from the CLI is run; a door's own calls to the
+/// command methods come here too.
+pub fn execute(gossip: &GossipRing, command: &str, args: &Value) -> Result<Option<Value>, String> {
     let args = Args(args.as_object().cloned().unwrap_or_default());
     let me = gossip.kernel().node().id().to_owned();
     let done = |outcome: Result<(), ClusterError>| outcome.map(|()| None).map_err(reason);
-    match req.event.as_str() {
+    match command {
         "join" => done(gossip.join(&args.id()?)),
         "leave" => done(gossip.leave()),
         "meet" => done(gossip.meet(&args.node()?)),
@@ -96,8 +116,26 @@ pub fn run(gossip: &GossipRing, req: &Request) -> Result<Option<Value>, String> 
             Ok(Some(Value::Object(map)))
         }
         "ping" => Ok(Some(json!("pong"))),
-        other => Err(format!("Cannot run against unknown command '{other}'")),
+        other => Err(unknown(other)),
     }
+}
+
+/// Whether `command` with `args` would be run, or the refusal it would be
+/// answered with (the original's `decodeJob` for the command server): the
+/// checks [`execute`] makes before acting, and nothing else.
+pub fn check(command: &str, args: &Value) -> Result<(), String> {
+    let args = Args(args.as_object().cloned().unwrap_or_default());
+    match command {
+        "join" | "has" | "get" | "weight" => args.id().map(drop),
+        "meet" | "insert" | "update" | "remove" => args.node().map(drop),
+        "minsert" | "mremove" => args.nodes().map(drop),
+        other if COMMANDS.contains(&other) => Ok(()),
+        other => Err(unknown(other)),
+    }
+}
+
+fn unknown(command: &str) -> String {
+    format!("Cannot run against unknown command '{command}'")
 }
 
 /// A refusal as the original words it: an argument error's reason alone.
@@ -144,5 +182,56 @@ impl Args {
     fn weight(&self) -> Option<u32> {
         let w = self.0.get("weight")?.as_f64()?;
         (w >= 1.0 && w <= u32::MAX as f64).then_some(w as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_refuses_unknown_commands_and_missing_arguments_only() {
+        let node = json!({"id": "bar", "host": "127.0.0.1", "port": 7023});
+        for command in COMMANDS {
+            let args = json!({"id": "bar", "node": node, "nodes": [node]});
+            assert_eq!(check(command, &args), Ok(()), "{command}");
+        }
+        for command in ["inspect", "nodes", "weights", "ping", "leave"] {
+            assert_eq!(check(command, &Value::Null), Ok(()), "{command}");
+        }
+        assert_eq!(
+            check("nope", &Value::Null),
+            Err("Cannot run against unknown command 'nope'".to_owned())
+        );
+        for command in [
+            "join", "has", "get", "weight", "meet", "insert", "update", "remove",
+        ] {
+            assert!(check(command, &Value::Null).is_err(), "{command}");
+            assert!(check(command, &json!([1])).is_err(), "{command}");
+        }
+        for command in ["minsert", "mremove"] {
+            assert!(
+                check(command, &json!({"nodes": node})).is_err(),
+                "{command}"
+            );
+            assert!(
+                check(command, &json!({"nodes": [{"id": 5}]})).is_err(),
+                "{command}"
+            );
+        }
+        assert!(check("meet", &json!({"node": {"id": "x"}})).is_err());
+    }
+
+    #[test]
+    fn answers_have_the_cli_shape() {
+        assert_eq!(answer(Ok(None)), json!({"ok": true}));
+        assert_eq!(
+            answer(Ok(Some(json!("pong")))),
+            json!({"ok": true, "data": "pong"})
+        );
+        let refused = answer(Err("no".into()));
+        assert_eq!(refused["ok"], false);
+        assert_eq!(refused["error"]["message"], "no");
+        assert_eq!(refused["error"]["_error"], true);
     }
 }

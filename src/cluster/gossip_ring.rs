@@ -6,6 +6,11 @@
 //! then it is stopped for good: changes are refused with
 //! [`ClusterError::Stopped`], its timers end, and every subscription ends
 //! after the events queued before. Reads keep answering the last state.
+//!
+//! A running ring may be paused ([`GossipRing::pause`]): its timers skip
+//! their turns and the ring messages that arrive are dropped, as the
+//! original's paused GenServer missed them, until [`GossipRing::unpause`].
+//! Changes asked for meanwhile are still made and sent.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +20,7 @@ use super::events::{GossipEvent, GossipEvents, Subscribers};
 use super::saved::SavedState;
 use super::ClusterError;
 use crate::gen_server::{self, GenServer};
-use crate::gossip::{Action, Gossip, GossipOptions, RingMessage, Rng};
+use crate::gossip::{holders, Action, Gossip, GossipOptions, Replacement, RingMessage, Rng};
 use crate::net::{Kernel, NetError};
 use crate::{CHash, Error, Node, VectorClock};
 
@@ -25,6 +30,11 @@ struct Shared {
     subscribers: Subscribers,
     /// Set once, under the state lock, when the ring stops.
     stopped: AtomicBool,
+    /// Set when a stop begins: the timers neither poll nor flush any more,
+    /// so the state saved is the one from before leaving.
+    stopping: AtomicBool,
+    /// Timers skip their turns and received ring messages are dropped.
+    paused: AtomicBool,
     /// Held from a flush's snapshot to its rename, so flushes land in order.
     flushing: Mutex<()>,
 }
@@ -43,18 +53,6 @@ impl std::fmt::Debug for GossipRing {
     }
 }
 
-/// The nodes that hold `key` in `ring`: its owner, then the owner's `size`
-/// successors (`None`: the ring's pfactor), as the original's `find(key,
-/// size)`.
-pub fn holders<'a>(ring: &'a CHash, key: &[u8], size: Option<usize>) -> Vec<&'a Node> {
-    let Some(owner) = ring.find(key) else {
-        return vec![];
-    };
-    let mut out = vec![owner];
-    out.extend(ring.next(owner, size));
-    out
-}
-
 impl GossipRing {
     /// A gossip ring for `kernel`'s node, alone and in no ring yet; starts
     /// its poll and flush timers on the current tokio runtime. Join a ring
@@ -68,6 +66,8 @@ impl GossipRing {
                 state: Mutex::new(Gossip::new(kernel.node().clone(), opts, Rng::from_os())),
                 subscribers: Subscribers::default(),
                 stopped: AtomicBool::new(false),
+                stopping: AtomicBool::new(false),
+                paused: AtomicBool::new(false),
                 flushing: Mutex::new(()),
             }),
         };
@@ -82,12 +82,14 @@ impl GossipRing {
                     _ = poll.tick() => {
                         let Some(shared) = weak.upgrade() else { break };
                         let ring = GossipRing { shared };
+                        if ring.timers_wait() { continue; }
                         if ring.act(|g| g.poll(crate::now_micros())).is_err() { break; }
                     }
                     _ = flush.tick() => {
                         let Some(shared) = weak.upgrade() else { break };
                         let ring = GossipRing { shared };
                         if ring.is_stopped() { break; }
+                        if ring.timers_wait() { continue; }
                         if let Err(e) = ring.flush() {
                             tracing::warn!("cannot flush the ring: {e}");
                         }
@@ -206,8 +208,8 @@ impl GossipRing {
         self.act(|g| g.poll(crate::now_micros()))
     }
 
-    /// The nodes holding `key` ([`holders`]): its owner and the owner's
-    /// `size` successors (`None`: pfactor).
+    /// The nodes holding `key` ([`holders`]): `size` distinct nodes, its
+    /// owner first, then the owner's successors (`None`: pfactor + 1).
     pub fn find(&self, key: impl AsRef<[u8]>, size: Option<usize>) -> Vec<Node> {
         holders(self.lock().ring(), key.as_ref(), size)
             .into_iter()
@@ -227,28 +229,10 @@ impl GossipRing {
     }
 
     /// Writes `{ring, actor, chash, vclock}` to the flush path (a temporary
-    /// file, then renamed), if one is set and the node has an actor.
+    /// file, then renamed), if one is set and the node has an actor. Once
+    /// a stop has begun, the state it saved stays (nothing is written).
     pub fn flush(&self) -> std::io::Result<()> {
-        let _order = self
-            .shared
-            .flushing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let (path, state) = {
-            let g = self.lock();
-            match (&g.options().flush_path, g.actor()) {
-                (Some(path), Some(_)) => (path.clone(), g.to_persisted()),
-                _ => return Ok(()),
-            }
-        };
-        // A name of our own, so two writers never interleave in one file;
-        // the rename makes the new state appear whole.
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-        let mut tmp = path.clone().into_os_string();
-        tmp.push(format!(".{}.{seq}.tmp", std::process::id()));
-        std::fs::write(&tmp, state.to_string())?;
-        std::fs::rename(&tmp, &path)
+        self.write_state(false)
     }
 
     /// Restores the state saved at the flush path and connects to its
@@ -281,23 +265,126 @@ impl GossipRing {
         })
     }
 
-    /// Leaves the ring (as the original's stop does), saves the state that
-    /// leaves behind (a clean stop is not a crash: a restart starts over
-    /// rather than resuming a ring that was told this node left), and stops
-    /// for good. The kernel keeps running. Stopping twice is harmless.
+    /// Sends the ring now as an update with `n` rounds left (the original's
+    /// `sendRing(n)`): to two random members, `round = n - 1`; nothing for
+    /// `n = 0`, alone, or in no ring.
+    pub fn send_ring(&self, n: u32) -> Result<(), ClusterError> {
+        self.act(|g| g.send_ring(n))
+    }
+
+    /// Up to `n` random members other than this node (the original's
+    /// `selectRandom(n)`).
+    pub fn select_random(&self, n: usize) -> Vec<Node> {
+        self.lock().select_random(n)
+    }
+
+    /// Replaces parts of the state at once (the original's setters; see
+    /// [`Gossip::replace`]): no new version, nothing sent, no event; the
+    /// connections follow the new ring, and the next poll sends it. A new
+    /// ring id moves the ring's GenServer to that name (refused, with
+    /// nothing changed, when the name is taken); `Some(None)` stops serving
+    /// the ring without telling anyone, as if it had never joined. One
+    /// step under the state lock: no message or poll sees half of it.
+    pub fn replace(&self, with: Replacement) -> Result<(), ClusterError> {
+        let mut g = self.running()?;
+        let old_id = g.ring_id().map(str::to_owned);
+        let moved = with
+            .ring_id
+            .as_ref()
+            .filter(|new| new.as_deref() != old_id.as_deref());
+        if let Some(Some(new_id)) = moved {
+            self.serve(new_id)?;
+        }
+        let unserve = moved.and(old_id.clone());
+        let actions = g.replace(with);
+        let ring_id = g.ring_id().map(str::to_owned);
+        self.perform(ring_id.as_deref(), actions);
+        if let Some(old) = unserve {
+            self.shared.kernel.unregister(&old);
+        }
+        drop(g);
+        Ok(())
+    }
+
+    /// Stops gossiping until [`GossipRing::unpause`]: no poll, no flush, and
+    /// ring messages that arrive are dropped (the original's `pause`).
+    /// Changes asked for meanwhile are still made and sent.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::Release);
+    }
+
+    /// Gossips again after [`GossipRing::pause`] (the original's `resume`).
+    pub fn unpause(&self) {
+        self.shared.paused.store(false, Ordering::Release);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Ordering::Acquire)
+    }
+
+    /// Whether no streamed message to the ring's GenServer is partly
+    /// received (the original's `idle()`).
+    pub fn is_idle(&self) -> bool {
+        let id = self.ring_id();
+        id.is_none_or(|id| self.shared.kernel.streams_in_flight(&id) == 0)
+    }
+
+    /// Saves the state the node has now and stops for good, then leaves
+    /// the ring: the flush file keeps the ring and ring id from before
+    /// leaving (the original's timers flushed the ring until its stop), so
+    /// a restart resumes them. The others are told, as by
+    /// [`GossipRing::leave`]. The kernel keeps running. Stopping twice is
+    /// harmless.
     pub fn stop(&self) {
-        if self.is_stopped() {
+        if self.is_stopped() || self.shared.stopping.swap(true, Ordering::AcqRel) {
             return;
+        }
+        // The timers check `stopping` first: from here on nothing but this
+        // write saves the state.
+        if let Err(e) = self.write_state(true) {
+            tracing::warn!("cannot flush the ring: {e}");
         }
         // Refused only if the kernel stopped meanwhile: nothing to tell.
         let _ = self.leave();
-        if let Err(e) = self.flush() {
-            tracing::warn!("cannot flush the ring: {e}");
-        }
         self.halt();
     }
 
     // ---- internals ----------------------------------------------------------
+
+    /// The timers' turn is skipped: paused, or a stop has begun.
+    fn timers_wait(&self) -> bool {
+        self.shared.paused.load(Ordering::Acquire) || self.shared.stopping.load(Ordering::Acquire)
+    }
+
+    /// Writes the state to the flush path (see [`GossipRing::flush`]);
+    /// only the stop's own write once a stop has begun.
+    fn write_state(&self, stop: bool) -> std::io::Result<()> {
+        let _order = self
+            .shared
+            .flushing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Checked under the flush lock: a flush that began before the stop
+        // and waited here never overwrites the stop's state.
+        if !stop && self.shared.stopping.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (path, state) = {
+            let g = self.lock();
+            match (&g.options().flush_path, g.actor()) {
+                (Some(path), Some(_)) => (path.clone(), g.to_persisted()),
+                _ => return Ok(()),
+            }
+        };
+        // A name of our own, so two writers never interleave in one file;
+        // the rename makes the new state appear whole.
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(format!(".{}.{seq}.tmp", std::process::id()));
+        std::fs::write(&tmp, state.to_string())?;
+        std::fs::rename(&tmp, &path)
+    }
 
     fn lock(&self) -> MutexGuard<'_, Gossip> {
         // State changes happen inside the state machine, whose methods do
@@ -340,6 +427,10 @@ impl GossipRing {
                 let Some(shared) = weak.upgrade() else { break };
                 let ring = GossipRing { shared };
                 if req.event != "ring" {
+                    continue;
+                }
+                if ring.is_paused() {
+                    tracing::debug!(from = %req.from.node.id, "paused: a ring message is dropped");
                     continue;
                 }
                 match RingMessage::from_value(&req.data.into_json()) {
@@ -418,37 +509,5 @@ impl GossipRing {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn find_is_the_owner_and_size_successors() {
-        let mut ring = CHash::new(3, 2);
-        for i in 0..5 {
-            ring.insert(Node::new(format!("n{i}"), "h", i + 1), None)
-                .unwrap();
-        }
-        let owner = ring.find("user:1").unwrap().clone();
-        let ids = |nodes: Vec<&Node>| -> Vec<String> {
-            nodes.iter().map(|n| n.id().to_owned()).collect()
-        };
-        let by_default = holders(&ring, b"user:1", None);
-        assert_eq!(by_default.len(), 3, "owner + pfactor");
-        assert_eq!(by_default[0], &owner);
-        assert_eq!(ids(by_default[1..].to_vec()), ids(ring.next(&owner, None)));
-        assert_eq!(ids(holders(&ring, b"user:1", Some(0))), [owner.id()]);
-        let four = holders(&ring, b"user:1", Some(4));
-        assert_eq!(four.len(), 5, "owner + 4");
-        assert_eq!(ids(four[1..].to_vec()), ids(ring.next(&owner, Some(4))));
-        assert_eq!(
-            holders(&ring, b"user:1", Some(99)).len(),
-            5,
-            "at most every node"
-        );
-        assert!(holders(&CHash::new(3, 2), b"user:1", None).is_empty());
     }
 }

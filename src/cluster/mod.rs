@@ -18,9 +18,9 @@ pub mod events;
 mod gossip_ring;
 mod saved;
 
-pub use crate::gossip::GossipOptions;
+pub use crate::gossip::{holders, GossipOptions, Replacement};
 pub use events::{EventCounts, GossipEvent, GossipEvents};
-pub use gossip_ring::{holders, GossipRing};
+pub use gossip_ring::GossipRing;
 pub use saved::SavedState;
 
 use crate::net::{Kernel, KernelOptions, NetError};
@@ -274,8 +274,8 @@ impl ClusterNode {
         self.gossip.is_stopped()
     }
 
-    /// Stops the ring ([`GossipRing::stop`]: leaves, saves, stops for good)
-    /// and the command server; the kernel keeps running.
+    /// Stops the ring ([`GossipRing::stop`]: saves the ring it has, stops
+    /// for good, leaves) and the command server; the kernel keeps running.
     pub fn detach(&self) {
         self.gossip.stop();
         if self.command_server {
@@ -283,7 +283,9 @@ impl ClusterNode {
         }
     }
 
-    /// Leaves the ring (as the original's stop does), then stops the kernel.
+    /// Stops the ring as [`ClusterNode::detach`] does (its flush file keeps
+    /// the ring from before leaving, so a restart resumes it), then stops
+    /// the kernel.
     pub fn stop(&self) {
         self.detach();
         self.kernel.stop();

@@ -40,15 +40,18 @@
 
 mod message;
 mod random;
+mod rules;
 mod seen;
+mod state;
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
-
 pub use message::{Kind, RingMessage, MAX_ROUND};
 pub use random::Rng;
+use rules::missing_from;
+pub use rules::{holders, remote_wins, rounds, rounds_for};
 use seen::Seen;
+pub use state::Replacement;
 
 use crate::error::check;
 use crate::{CHash, Error, Node, OptionsError, TrimOptions, VectorClock};
@@ -172,25 +175,6 @@ pub struct Gossip {
     seen: Seen,
 
     rng: Rng,
-}
-
-/// `ceil(log2(nodes))`, 1 for one node, 0 for none.
-pub fn rounds(ring: &CHash) -> u32 {
-    match ring.number_nodes() {
-        0 => 0,
-        1 => 1,
-        n => usize::BITS - (n - 1).leading_zeros(),
-    }
-}
-
-/// Nodes of `a` not in `b` (compared by id, host and port).
-fn missing_from(a: &CHash, b: &CHash) -> Vec<Node> {
-    let theirs = b.nodes();
-    a.nodes()
-        .into_iter()
-        .filter(|n| !theirs.contains(n))
-        .cloned()
-        .collect()
 }
 
 impl Gossip {
@@ -587,41 +571,6 @@ impl Gossip {
         actions
     }
 
-    /// The state the original persists: `{ring, actor, chash, vclock}`.
-    pub fn to_persisted(&self) -> Value {
-        json!({
-            "ring": self.ring_id,
-            "actor": self.actor,
-            "chash": self.ring.to_value(),
-            "vclock": self.clock.to_value(),
-        })
-    }
-
-    /// Restores persisted state, checking every field.
-    pub fn load_persisted(&mut self, v: &Value) -> Result<(), Error> {
-        let bad = |m: &str| Error::MalformedRing(format!("persisted state: {m}"));
-        let obj = v.as_object().ok_or_else(|| bad("expected an object"))?;
-        let text = |k: &str| -> Result<Option<String>, Error> {
-            match obj.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(bad(&format!("`{k}` must be a string or null"))),
-            }
-        };
-        let ring_id = text("ring")?;
-        let actor = text("actor")?;
-        let ring = CHash::from_value(obj.get("chash").ok_or_else(|| bad("`chash` is missing"))?)?;
-        let clock = VectorClock::from_value(
-            obj.get("vclock")
-                .ok_or_else(|| bad("`vclock` is missing"))?,
-        )?;
-        self.ring_id = ring_id;
-        self.actor = actor;
-        self.ring = ring;
-        self.clock = clock;
-        Ok(())
-    }
-
     // ---- internals ----------------------------------------------------------
 
     /// Tells a removed node that keeps gossiping to us that it was removed:
@@ -728,7 +677,7 @@ impl Gossip {
         ours_before: &VectorClock,
         joining: Option<&str>,
     ) -> CHash {
-        let theirs_newer = their_clock.max_insert() > ours_before.max_insert();
+        let theirs_newer = remote_wins(ours_before, their_clock);
         let mut ring = if theirs_newer {
             theirs.clone()
         } else {
@@ -797,8 +746,9 @@ impl Gossip {
         }
     }
 
-    /// Two random members other than this node.
-    fn others(&mut self) -> Vec<Node> {
+    /// Up to `n` random members other than this node (the original's
+    /// `selectRandom`).
+    pub fn select_random(&mut self, n: usize) -> Vec<Node> {
         let me = self.me.id().to_owned();
         let others: Vec<Node> = self
             .ring
@@ -807,12 +757,20 @@ impl Gossip {
             .filter(|n| n.id() != me)
             .cloned()
             .collect();
-        self.rng.sample(&others, 2)
+        self.rng.sample(&others, n)
     }
 
-    /// Sends the ring as an update with `n` rounds left (nothing when `n` is
-    /// 0, when alone, or when in no ring).
-    fn send_ring(&mut self, n: u32) -> Vec<Action> {
+    /// Two random members other than this node.
+    fn others(&mut self) -> Vec<Node> {
+        self.select_random(2)
+    }
+
+    /// Sends the ring as an update with `n` rounds left (the original's
+    /// `sendRing`): to two random members with `round = n - 1`; nothing
+    /// when `n` is 0, when alone, in no ring or without an actor. `n` is
+    /// capped at [`MAX_ROUND`], the most a receiver forwards.
+    pub fn send_ring(&mut self, n: u32) -> Vec<Action> {
+        let n = n.min(MAX_ROUND);
         if n == 0 || self.ring.number_nodes() <= 1 {
             return vec![];
         }

@@ -1,5 +1,7 @@
 use std::collections::{HashSet, VecDeque};
 
+use serde_json::json;
+
 use super::*;
 
 fn node(i: usize) -> Node {
@@ -683,4 +685,96 @@ fn options_that_cannot_work_are_named() {
         ..d()
     };
     assert_eq!(lean.validate(), Ok(()));
+}
+
+#[test]
+fn replacing_the_state_sends_nothing_and_the_connections_follow_the_ring() {
+    let mut a = gossip(0);
+    a.insert(&node(1), None).unwrap();
+    let clock = a.clock().clone();
+    let actor = a.actor().unwrap().to_owned();
+    let mut ring = CHash::new(3, 2);
+    for i in [0, 2, 3] {
+        ring.insert(node(i), None).unwrap();
+    }
+    let actions = a.replace(Replacement {
+        ring: Some(ring.clone()),
+        ..Replacement::default()
+    });
+    assert_eq!(a.ring(), &ring);
+    assert_eq!(a.clock(), &clock, "no new version");
+    assert_eq!(a.actor(), Some(actor.as_str()));
+    assert_eq!(actions.len(), 3, "no send, no event: {actions:?}");
+    for want in [
+        Action::Disconnect {
+            node: node(1),
+            force: false,
+        },
+        Action::Connect(node(2)),
+        Action::Connect(node(3)),
+    ] {
+        assert!(actions.contains(&want), "{want:?} in {actions:?}");
+    }
+    // The next poll sends the ring as it is now.
+    let polled = a.poll(crate::now_micros());
+    let s = sends(&polled);
+    assert!(!s.is_empty() && s.iter().all(|(_, m)| m.ring == ring && m.actor == actor));
+
+    let mut clock = VectorClock::new();
+    clock.increment("someone");
+    let actions = a.replace(Replacement {
+        clock: Some(clock.clone()),
+        actor: Some("someone".into()),
+        ..Replacement::default()
+    });
+    assert!(actions.is_empty());
+    assert_eq!((a.clock(), a.actor()), (&clock, Some("someone")));
+
+    // Without a ring id the node is out of any ring: nothing is sent, and
+    // it may join again.
+    assert!(a
+        .replace(Replacement {
+            ring_id: Some(None),
+            ..Replacement::default()
+        })
+        .is_empty());
+    assert_eq!(a.ring_id(), None);
+    assert!(sends(&a.poll(crate::now_micros())).is_empty());
+    a.join("other").unwrap();
+    assert_eq!(a.ring_id(), Some("other"));
+}
+
+#[test]
+fn send_ring_sends_n_minus_one_rounds_to_two_members() {
+    let mut g = four().remove(0);
+    assert!(g.send_ring(0).is_empty(), "no rounds left");
+    let s: Vec<(Node, u32, Kind)> = sends(&g.send_ring(3))
+        .into_iter()
+        .map(|(to, m)| (to.clone(), m.round, m.kind))
+        .collect();
+    assert_eq!(s.len(), 2);
+    assert!(s
+        .iter()
+        .all(|(to, round, kind)| to.id() != "n0" && *round == 2 && *kind == Kind::Update));
+    assert_ne!(s[0].0, s[1].0);
+    assert!(
+        sends(&g.send_ring(u32::MAX))
+            .iter()
+            .all(|(_, m)| m.round == MAX_ROUND - 1),
+        "capped at what a receiver forwards"
+    );
+    let mut alone = gossip(9);
+    assert!(alone.send_ring(2).is_empty(), "alone: nobody to tell");
+}
+
+#[test]
+fn select_random_picks_distinct_members_other_than_itself() {
+    let mut g = four().remove(0);
+    for n in 0..5 {
+        let picked = g.select_random(n);
+        assert_eq!(picked.len(), n.min(3));
+        assert!(picked.iter().all(|p| p.id() != "n0"));
+        let distinct: HashSet<&str> = picked.iter().map(|p| p.id()).collect();
+        assert_eq!(distinct.len(), picked.len());
+    }
 }

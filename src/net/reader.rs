@@ -269,6 +269,7 @@ pub(crate) async fn serve(
         }
     });
     let opts = kernel.inner.opts.clone();
+    let gauge = kernel.inner.streams.clone();
     let mut shutdown = kernel.inner.shutdown.subscribe();
     let stop = async move { stopped(&mut shutdown).await };
     tokio::pin!(stop);
@@ -281,7 +282,7 @@ pub(crate) async fn serve(
                 kernel,
                 peer,
                 back,
-                inbound: Inbound::new(opts.max_stream_bytes, opts.stream_timeout),
+                inbound: Inbound::new(opts.max_stream_bytes, opts.stream_timeout).counting(gauge),
             },
             decoder: FrameDecoder::new(opts.max_frame),
             backlog: None,

@@ -579,7 +579,7 @@ static void test_lookups(void) {
   OK(notp_node_list_len(found, &nf));
   OK(notp_node_list_len(range, &nr));
   OK(notp_node_list_len(dflt, &nd));
-  check(nf == 3 && nr == 2 && nd == 3, "find: owner + 2 successors (%zu); range 2 (%zu), 0 (%zu)",
+  check(nf == 3 && nr == 2 && nd == 3, "find 0: pfactor + 1 (%zu); range 2 (%zu), 0 (%zu)",
         nf, nr, nd);
   notp_chash_t *ring = NULL;
   OK(notp_cluster_ring(alpha.cluster, &ring));
@@ -595,27 +595,32 @@ static void test_lookups(void) {
   notp_node_list_free(range);
   notp_node_list_free(dflt);
 
-  /* find honours its size: the owner and that many successors. */
-  notp_node_list_t *one = NULL, *many = NULL;
+  /* find honours its size: that many nodes, the owner first, then its
+     successors. */
+  notp_node_list_t *one = NULL, *two = NULL, *many = NULL;
   OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), 1, &one));
+  OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), 2, &two));
   OK(notp_cluster_find(alpha.cluster, (const uint8_t *)key, strlen(key), 9, &many));
-  size_t n_one = 0, n_many = 0;
+  size_t n_one = 0, n_two = 0, n_many = 0;
   OK(notp_node_list_len(one, &n_one));
+  OK(notp_node_list_len(two, &n_two));
   OK(notp_node_list_len(many, &n_many));
-  const notp_node_t *one_owner = NULL, *next_node = NULL;
+  const notp_node_t *two_owner = NULL, *next_node = NULL;
   notp_node_list_t *successors = NULL;
-  OK(notp_node_list_get(one, 0, &one_owner));
-  OK(notp_chash_next(ring, one_owner, 1, &successors));
+  OK(notp_node_list_get(two, 0, &two_owner));
+  OK(notp_chash_next(ring, two_owner, 1, &successors));
   OK(notp_node_list_get(successors, 0, &next_node));
   const notp_node_t *second = NULL;
-  OK(notp_node_list_get(one, 1, &second));
+  OK(notp_node_list_get(two, 1, &second));
   bool same_next = false;
   OK(notp_node_equals(second, next_node, &same_next));
-  check(n_one == 2 && n_many == 3 && same_next,
-        "find with size 1: owner + its successor (%zu); size 9: every node once (%zu)", n_one,
-        n_many);
+  check(n_one == 1 && n_two == 2 && n_many == 3 && same_next,
+        "find with size 1: the owner (%zu); 2: owner + its successor (%zu); 9: every node once "
+        "(%zu)",
+        n_one, n_two, n_many);
   notp_node_list_free(successors);
   notp_node_list_free(one);
+  notp_node_list_free(two);
   notp_node_list_free(many);
 
   /* Keys are bytes, UTF-8 or not. */
@@ -919,12 +924,15 @@ static void test_flush(void) {
   check(wait_until(saved_in_ring, flush_path), "the ring is saved to %s", flush_path);
   char *saved = slurp(flush_path);
   check(saver_is_saved(saved), "the saved state holds the ring");
-  notp_cluster_free(saver); /* it leaves the ring, and saves that too */
+  /* A stop saves the ring it has, with its ring id, then leaves: the file
+   * keeps the ring a restart resumes. */
+  OK(notp_cluster_stop(saver));
+  check(saved_in_ring(flush_path), "a stopped node's file keeps its ring and ring id");
+  notp_cluster_free(saver);
   notp_node_free(ghost);
 
-  /* Loaded from a copy (a flush still running for the freed node may
-   * rewrite the original): a saved ring of another id is refused, the same
-   * id loads it. */
+  /* Loaded from a copy: a saved ring of another id is refused, the same id
+   * loads it. */
   opts.flush_path = copy_path;
   if (check(saved && spit(copy_path, saved), "copy to %s", copy_path)) {
     saver = NULL;

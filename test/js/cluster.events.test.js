@@ -67,7 +67,7 @@ describe("ring events under a flood of changes", () => {
 });
 
 describe("lookups and defaults come from the engine", () => {
-  test("find(key, size): the owner and `size` successors; without a size, pfactor", async (t) => {
+  test("find(key, size): `size` nodes, the owner first, then its successors; without a size, pfactor + 1", async (t) => {
     const node = await startCluster("find_a");
     t.after(() => stopAll([node]));
     const gossip = node.gossip();
@@ -75,11 +75,21 @@ describe("lookups and defaults come from the engine", () => {
     const ring = gossip.ring();
     const owner = ring.find("user:1");
     const idsOf = (nodes) => nodes.map((n) => n.id());
+    // The original's find: [owner].concat(ring.next(owner, size - 1)).
     assert.deepEqual(idsOf(gossip.find("user:1")), idsOf([owner].concat(ring.next(owner))));
-    assert.equal(gossip.find("user:1").length, 3, "owner + pfactor (2)");
-    assert.deepEqual(idsOf(gossip.find("user:1", 0)), [owner.id()]);
-    assert.deepEqual(idsOf(gossip.find("user:1", 3)), idsOf([owner].concat(ring.next(owner, 3))));
+    assert.equal(gossip.find("user:1").length, 3, "pfactor (2) + 1, as range");
+    assert.equal(gossip.range("user:1").length, 3);
+    assert.deepEqual(idsOf(gossip.find("user:1", 1)), [owner.id()]);
+    assert.deepEqual(gossip.find("user:1", 0), []);
+    assert.deepEqual(idsOf(gossip.find("user:1", 3)), idsOf([owner].concat(ring.next(owner, 2))));
+    assert.deepEqual(idsOf(gossip.find("user:1", 4)), idsOf([owner].concat(ring.next(owner, 3))));
     assert.equal(gossip.find("user:1", 99).length, 5, "every node once");
+    for (const size of [0, 1, 2, 3, 5, 9, undefined]) {
+      const found = gossip.find("user:1", size);
+      const range = gossip.range("user:1", size);
+      assert.equal(found.length, range.length, `size ${size}: as many as range`);
+      assert.equal(found[0]?.id(), range[0]?.id(), `size ${size}: the same owner first`);
+    }
     assert.deepEqual(idsOf(gossip.find(Buffer.from("user:1"), 1)), idsOf(gossip.find("user:1", 1)));
     assert.deepEqual(idsOf(gossip.range(Buffer.from("user:1"), 2)), idsOf(ring.rangeNext("user:1", 2)));
     assert.throws(() => gossip.find("user:1", -1), { name: "RangeError", message: /size/ });

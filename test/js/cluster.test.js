@@ -13,7 +13,7 @@ const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const notp = require("../..");
-const { once, within } = require("./kernel_helpers");
+const { once, within, until: pollUntil } = require("./kernel_helpers");
 const { WAIT_MS, clusterOpts, startCluster, stopAll, until, runChild } = require("./cluster_helpers");
 
 const { Node, ClusterNode, GossipRing, GenServer, NetKernel, CHash, VectorClock } = notp;
@@ -470,35 +470,44 @@ describe("persistence (flushPath)", () => {
     assert.match(shapeErr.message, /invalid JSON blob/);
   });
 
-  test("a clean stop leaves and saves that: a restart starts over alone, in any ring", async (t) => {
+  test("a clean stop keeps the ring it had on disk (with its ring id): a restart resumes it", async (t) => {
     const flushPath = tmpFile(t);
-    const gossipOpts = { flushPath, flushInterval: 60000 };
+    const gossipOpts = { flushPath, flushInterval: 20 };
     const a = await startCluster("disk_d", { gossipOpts });
-    // Gossip to a member that does not run: a `send` per poll. Waiting for a
-    // few also lets the engine's flush timer take its first (immediate)
-    // tick, which could otherwise race the stop's own save.
-    let sends = 0;
-    const polled = within(
-      new Promise((resolve) => a.gossip().on("send", () => ++sends === 3 && resolve())),
-      WAIT_MS,
-      "three gossip sends"
-    );
+    const b = await startCluster("disk_e");
+    t.after(() => stopAll([b]));
+    a.gossip().insert(b.kernel().self());
     a.gossip().insert(new Node("disk_w", "127.0.0.1", 1));
-    await polled;
+    await until(() => b.gossip().ring().isDefined(a.kernel().self()), [b], "b to learn of a");
+    // The flush timer (20 ms) runs meanwhile: it must not overwrite what
+    // the stop saves.
+    const onDisk = () => fs.existsSync(flushPath) && fs.readFileSync(flushPath, "utf8").includes("disk_e");
+    await pollUntil(onDisk, "the flush timer to save the ring");
+    const before = a.gossip().ring().toJSON(true);
+    const left = once(a.gossip(), "leave");
     const stopped = once(a, "stop");
     a.stop();
     await stopped;
+    await left;
     const saved = JSON.parse(fs.readFileSync(flushPath, "utf8"));
-    assert.equal(saved.ring, null);
-    assert.deepEqual(
-      saved.chash.tree.map((e) => e.value.id),
-      ["disk_d", "disk_d", "disk_d"]
+    assert.equal(saved.ring, "ring");
+    assert.deepEqual(saved.chash, before, "the ring from before leaving");
+    // The others were told it left.
+    await until(() => !b.gossip().ring().isDefined(a.kernel().self()), [b], "b to see a leave");
+
+    const again = notp.createCluster("disk_d", "127.0.0.1", 0, clusterOpts({ gossipOpts }));
+    await within(
+      new Promise((resolve, reject) => again.start("cookie", "ring", (e) => (e ? reject(e) : resolve()))),
+      WAIT_MS,
+      "restart"
     );
-    const b = notp.createCluster("disk_d", "127.0.0.1", 0, clusterOpts({ gossipOpts }));
-    await within(new Promise((resolve, reject) => b.start("cookie", "other", (e) => (e ? reject(e) : resolve()))), WAIT_MS, "start");
-    assert.equal(b.gossip().ringID(), "other");
-    assert.deepEqual(ids(b.gossip().ring()), ["disk_d"]);
-    await stopAll([b]);
+    assert.equal(again.gossip().ringID(), "ring");
+    assert.deepEqual(ids(again.gossip().ring()), ["disk_d", "disk_e", "disk_w"]);
+    await stopAll([again]);
+    // Another ring id is refused, as for any saved ring.
+    const other = notp.createCluster("disk_d", "127.0.0.1", 0, clusterOpts({ gossipOpts }));
+    const err = await within(new Promise((resolve) => other.start("cookie", "other", resolve)), WAIT_MS, "start");
+    assert.equal(err.message, "Loaded ring ID 'ring' does not match 'other'");
   });
 
   test("no file yet is not an error", async (t) => {

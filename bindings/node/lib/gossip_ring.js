@@ -4,9 +4,21 @@ const native = require("./native");
 const GenServer = require("./gen_server");
 const CHash = require("./chash");
 const VectorClock = require("./vclock");
-const Node = require("./node");
-const consts = require("./consts");
 const args = require("./args");
+const {
+  gossipOptions,
+  settingsOf,
+  ringFrom,
+  clockFrom,
+  nodeFields,
+  nodeList,
+  weightOf,
+  toNodes,
+  isRing,
+  ringText,
+  clockText,
+  count,
+} = require("./gossip_values");
 
 const debug = require("node:util").debuglog("notp");
 
@@ -22,83 +34,13 @@ const WAITING = 1; // start() called; attaches when its kernel is ready
 const RUNNING = 2;
 const STOPPING = 3; // left; waiting for `close`
 
-function isPlainObject(value) {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
+// What `start` makes of the state held while not attached (`_offline`).
+const INITIAL = 0; // the constructor's (or the last run's): a state saved at flushPath wins
+const SET = 1; // loaded or set since: used as it is
 
-/** `consts.gossipOpts` with `opts` on top (vclockOpts merged key by key). */
-function gossipOptions(opts) {
-  const o = isPlainObject(opts) ? opts : {};
-  const defaults = consts.gossipOpts;
-  const vclockOpts = { ...defaults.vclockOpts, ...(isPlainObject(o.vclockOpts) ? o.vclockOpts : {}) };
-  return { ...defaults, ...o, vclockOpts };
-}
-
-function number(value, name) {
-  if (typeof value !== "number" || !(value >= 0)) {
-    throw new TypeError(`${name} must be a non-negative number`);
-  }
-  return value;
-}
-
-/** The settings the native side takes, checked. */
-function settingsOf(opts) {
-  const v = opts.vclockOpts;
-  const flushPath = opts.flushPath;
-  if (flushPath !== null && flushPath !== undefined && typeof flushPath !== "string") {
-    throw new TypeError("flushPath must be a string or null");
-  }
-  const optionalCount = (value, name) =>
-    value === undefined ? undefined : args.factor(value, name);
-  return {
-    rfactor: args.factor(opts.rfactor, "rfactor"),
-    pfactor: args.factor(opts.pfactor, "pfactor"),
-    interval: number(opts.interval, "interval"),
-    flushInterval: number(opts.flushInterval, "flushInterval"),
-    flushPath: flushPath ? flushPath : undefined,
-    lowerBound: number(v.lowerBound, "vclockOpts.lowerBound"),
-    youngBound: number(v.youngBound, "vclockOpts.youngBound"),
-    upperBound: number(v.upperBound, "vclockOpts.upperBound"),
-    oldBound: number(v.oldBound, "vclockOpts.oldBound"),
-    meetRetries: optionalCount(opts.meetRetries, "meetRetries"),
-    tombstonePolls: optionalCount(opts.tombstonePolls, "tombstonePolls"),
-    eventBacklog: optionalCount(opts.eventBacklog, "eventBacklog"),
-  };
-}
-
-/** A CHash holding the ring in JSON `text` (the engine parses it). */
-function ringFrom(text) {
-  const ring = new CHash();
-  native.ringFromJson(ring._h, text);
-  ring._changed();
-  return ring;
-}
-
-/** A VectorClock holding the clock in JSON `text`. */
-function clockFrom(text) {
-  const clock = new VectorClock();
-  native.clockFromJson(clock._h, text);
-  return clock;
-}
-
-function nodeFields(node, name = "node") {
-  return { id: args.nodeId(node, name), host: args.nodeHost(node, name), port: args.nodePort(node, name) };
-}
-
-function nodeList(nodes) {
-  if (!Array.isArray(nodes)) throw new TypeError("nodes must be an array of Nodes");
-  return nodes.map((n, i) => nodeFields(n, `nodes[${i}]`));
-}
-
-/** An optional weight; the original also took `(node, force)`. */
-function weightOf(weight) {
-  if (weight === undefined || weight === null || typeof weight === "boolean") return undefined;
-  return args.positive(weight, "weight");
-}
-
-function toNodes(list) {
-  return list.map((f) => new Node(f.id, f.host, f.port));
-}
+// Emitted (with no arguments) once the ring is attached to its kernel:
+// command servers waiting for their ring start then (see ./cluster.js).
+const ATTACHED = Symbol("notp.gossip.attached");
 
 /**
  * The gossip ring of a node: cluster membership as a consistent hash ring,
@@ -106,9 +48,22 @@ function toNodes(list) {
  * runs in the engine, as the GenServer named after the ring id, on the
  * engine side of this ring's NetKernel; this class translates.
  *
+ * `new GossipRing(kernel, chash, vclock, opts)` as in the original (`chash`
+ * and `vclock` are the initial state, `opts` the gossip options, missing
+ * ones from `consts.gossipOpts`; the ring's rfactor and pfactor are the
+ * ring's), or `new GossipRing(kernel, opts)` for a ring of this node alone.
+ *
  * Reads are snapshots of the live state: `ring()` answers a fresh CHash on
  * every call, so reading it again after gossip shows the change (mutating
- * the copy does not change the cluster; use `insert`, `remove`, …).
+ * the copy does not change the cluster: give it back with `ring(chash)`, or
+ * use `insert`, `remove`, …). The setters `ring(chash)`, `vclock(clock)`,
+ * `actor(id)` and `ringID(id)` replace that part of the state at once, as
+ * the original's do: no new version, nothing sent, no event; the next
+ * gossip round sends the ring as it then is. On a running ring the engine
+ * takes the replacement in one step, connects to the members a new ring
+ * adds and disconnects from those it drops; a new ring id moves the ring's
+ * server to that name (`null`: out of any ring, without telling anyone).
+ * Before `start`, they set the state the start begins with.
  *
  * Events, on the JavaScript thread: `process(oldRing, newRing)` when
  * membership changes, `conflict(ring, clock)` for a concurrent ring,
@@ -122,23 +77,35 @@ function toNodes(list) {
  * first.
  */
 class GossipRing extends GenServer {
-  constructor(kernel, opts) {
+  constructor(kernel, chash, vclock, opts) {
     if (kernel === null || typeof kernel !== "object" || typeof kernel.self !== "function") {
       throw new TypeError("kernel must be a NetKernel");
     }
+    const given = isRing(chash);
+    if (!given && chash !== undefined && chash !== null && vclock !== undefined) {
+      throw new TypeError("chash must be a CHash");
+    }
+    const initialRing = given ? ringText(chash) : null;
+    const initialClock = given && vclock !== undefined && vclock !== null ? clockText(vclock) : null;
     super(kernel, {});
-    const o = gossipOptions(opts);
+    // (kernel, null, null, opts) names its options too.
+    const unset = chash === undefined || chash === null;
+    const o = gossipOptions(given || (unset && opts !== undefined) ? opts : chash);
+    if (given) {
+      o.rfactor = chash.rfactor();
+      o.pfactor = chash.pfactor();
+    }
     this._opts = o;
     this._native = new native.NativeGossip(settingsOf(o));
     this._state = IDLE;
-    // What the reads answer while the ring is not attached: a ring of this
-    // node alone until a load or a stop says otherwise.
-    this._saved = {
-      ring: () => new CHash(o.rfactor, o.pfactor).insert(this._kernel.self()),
-      vclock: () => new VectorClock(),
-      actor: null,
-      ringID: null,
-    };
+    // The ring id a waiting start joins.
+    this._pendingID = null;
+    this._paused = false;
+    // The state while not attached, rings and clocks as JSON text (a null
+    // ring: this node alone; a null clock: empty), and what a start makes
+    // of it (INITIAL / SET).
+    this._offline = { chash: initialRing, vclock: initialClock, actor: null, ringID: null };
+    this._seed = INITIAL;
     this._dispatch = this._onEvents.bind(this);
     this._onKernelStop = this._kernelStopped.bind(this);
     this._onKernelReady = null;
@@ -154,26 +121,30 @@ class GossipRing extends GenServer {
 
   /**
    * Starts gossiping in ring `ringID`: at once when the kernel listens,
-   * else as soon as it does. With a `flushPath`, the state saved there is
-   * restored first; a saved ring with another id is an error (thrown, or
-   * emitted as `error` when the start waited for the kernel).
+   * else as soon as it does; `ringID()` answers `ringID` from now on. The
+   * state it begins with: the one loaded or set since construction (a
+   * saved ring with another id is an error), else the state saved at
+   * `flushPath` when there is one, else the constructor's. Errors are
+   * thrown, or emitted as `error` when the start waited for the kernel.
    */
   start(ringID) {
     if (typeof ringID !== "string" || ringID.length === 0) {
       throw new TypeError("ringID must be a non-empty string");
     }
     if (this._state !== IDLE) throw new Error("the gossip ring is already started");
+    this._id = ringID;
     if (native.kernelRunning(this._kernel._h)) {
       this._attach(ringID);
       return this;
     }
     this._state = WAITING;
+    this._pendingID = ringID;
     this._onKernelReady = () => {
       this._onKernelReady = null;
       if (this._state !== WAITING) return;
       this._state = IDLE;
       try {
-        this._attach(ringID);
+        this._attach(this._pendingID);
       } catch (err) {
         this.emit("error", err);
       }
@@ -183,54 +154,94 @@ class GossipRing extends GenServer {
   }
 
   /**
-   * Leaves the ring, saves the state that leaves behind (with a
-   * `flushPath`) and stops gossiping; emits `stop` once out of the ring
-   * (after `leave` and `close`). The engine never waits on partial
-   * streams, so `force` changes nothing.
+   * Saves the ring (with a `flushPath`: the ring and ring id it has now, so
+   * a restart resumes them), leaves it and stops gossiping; emits `stop`
+   * once out of the ring (after `leave` and `close`). The engine never
+   * waits on partial streams, so `force` changes nothing.
    */
   stop(force = false) {
     return this._stop(force, false);
   }
 
-  /** Not supported by the engine's ring: emits `pause` and keeps gossiping. */
+  /**
+   * Stops gossiping until `resume()`: no gossip round, no flush, and ring
+   * messages that arrive are dropped, as the original's paused server
+   * missed them. Changes asked for meanwhile are still made and sent.
+   * Emits `pause`.
+   */
   pause() {
+    this._paused = true;
+    if (this._attached()) this._native.pause();
     this.emit("pause");
     return this;
   }
 
-  /** Emits `resume` (see `pause`). */
+  /** Gossips again after `pause()`. Emits `resume`. */
   resume() {
+    this._paused = false;
+    if (this._attached()) this._native.resume();
     this.emit("resume");
     return this;
   }
 
-  /** Whether no stream is partially received (always: the engine reassembles them). */
+  /** Whether no message to the ring is partly received (a stream in flight). */
   idle() {
-    return true;
+    return super.idle() && (!this._attached() || this._native.isIdle());
   }
 
-  /** A fresh CHash with the ring as it is now. */
-  ring() {
+  /** Getter: a fresh CHash with the ring as it is now. Setter: see the class. */
+  ring(chash) {
+    if (chash) {
+      this._set({ chash: ringText(chash) });
+      return chash;
+    }
     if (this._attached()) return ringFrom(this._native.ring());
-    return this._saved.ring();
+    return this._offlineRing();
   }
 
-  /** A fresh VectorClock with the ring's clock as it is now. */
-  vclock() {
+  /** Getter: a fresh VectorClock with the ring's clock. Setter: see the class. */
+  vclock(clock) {
+    if (clock) {
+      this._set({ vclock: clockText(clock) });
+      return clock;
+    }
     if (this._attached()) return clockFrom(this._native.vclock());
-    return this._saved.vclock();
+    return this._offline.vclock === null ? new VectorClock() : clockFrom(this._offline.vclock);
   }
 
-  /** The actor of the latest change, or null. */
-  actor() {
+  /** Getter: the actor of the latest change, or null. Setter: see the class. */
+  actor(actor) {
+    if (actor) {
+      if (typeof actor !== "string") throw new TypeError("actor must be a string");
+      this._set({ actor });
+      return actor;
+    }
     if (this._attached()) return this._native.actor() ?? null;
-    return this._saved.actor;
+    return this._offline.actor;
   }
 
-  /** The id of the ring this node belongs to, or null. */
-  ringID() {
+  /**
+   * Getter: the id of the ring this node belongs to, or null (the ring a
+   * start joins, as soon as `start` returns). Setter (`null` included):
+   * see the class; while a start waits for its kernel, the ring it joins.
+   */
+  ringID(id) {
+    if (id !== undefined) {
+      if (id !== null && (typeof id !== "string" || id.length === 0)) {
+        throw new TypeError("ringID must be a non-empty string or null");
+      }
+      if (this._state === WAITING) {
+        if (id === null) throw new TypeError("a starting ring needs a ring id");
+        this._pendingID = id;
+        this._id = id;
+      } else {
+        this._set({ setRingId: true, ringId: id ?? undefined });
+      }
+      return id;
+    }
     if (this._attached()) return this._native.ringId() ?? null;
-    return this._saved.ringID;
+    if (this._state === WAITING) return this._pendingID;
+    return this._offline.ringID;
   }
 
   /** Joins ring `ringID`; answers an Error (not thrown) when already in a ring. */
@@ -239,7 +250,8 @@ class GossipRing extends GenServer {
       throw new TypeError("ringID must be a non-empty string");
     }
     if (!this._attached()) {
-      if (this._saved.ringID !== null) return new Error(`Node already belongs to ring '${this._saved.ringID}'`);
+      const current = this.ringID();
+      if (current !== null) return new Error(`Node already belongs to ring '${current}'`);
       return new Error("the gossip ring is not started");
     }
     try {
@@ -308,7 +320,10 @@ class GossipRing extends GenServer {
     return this;
   }
 
-  /** The nodes holding `key`: its owner and the owner's `size` successors (default: pfactor). */
+  /**
+   * The `size` nodes holding `key` (at most every node; default: pfactor +
+   * 1, as `range`): its owner, then the owner's successors.
+   */
   find(key, size) {
     const r = args.range(size, "size");
     if (typeof key === "string") return toNodes(this._running().find(key, r));
@@ -320,6 +335,61 @@ class GossipRing extends GenServer {
     const r = args.range(size, "size");
     if (typeof key === "string") return toNodes(this._running().range(key, r));
     return toNodes(this._running().rangeBytes(args.keyBytes(key), r));
+  }
+
+  /**
+   * Sends the ring now, as an update with `n` rounds left (default 1): to
+   * two random members, `round = n - 1`. Nothing for `n = 0`, alone, or in
+   * no ring.
+   */
+  sendRing(n = 1) {
+    const rounds = count(n, "n", 1);
+    if (this._attached()) this._native.sendRing(Math.min(rounds, 0xffffffff));
+    return this;
+  }
+
+  /** `n` (default 1) random members of the ring other than this node. */
+  selectRandom(n = 1) {
+    const me = this._kernel.self().id();
+    return this.selectRandomFrom(this.ring().nodes().filter((node) => node.id() !== me), n);
+  }
+
+  /** `n` (default 1) distinct random items of `nodes`, at most all of them. */
+  selectRandomFrom(nodes, n = 1) {
+    if (!Array.isArray(nodes)) throw new TypeError("nodes must be an array");
+    const k = Math.min(count(n, "n", 1), nodes.length);
+    return native.gossipSample(nodes.length, k).map((i) => nodes[i]);
+  }
+
+  /**
+   * Parses a whole ring message (the JSON text of `{event, data}`): its
+   * `data` becomes `{type, data: CHash, vclock: VectorClock, round,
+   * actor}`, read as the engine's ring server reads it. An Error (answered,
+   * not thrown) for a body it would drop.
+   */
+  decodeJob(buf) {
+    const out = super.decodeJob(buf);
+    if (out instanceof Error) return out;
+    return this.decodeSingleton(out);
+  }
+
+  /** `decodeJob` for a body already parsed (`{event, data}`). */
+  decodeSingleton(out) {
+    if (out === null || typeof out !== "object") return new Error("job is not an object");
+    let msg;
+    try {
+      msg = native.gossipDecode(JSON.stringify(out.data === undefined ? null : out.data));
+    } catch (err) {
+      return new Error(err.message);
+    }
+    out.data = {
+      type: msg.kind,
+      data: ringFrom(msg.chash),
+      vclock: clockFrom(msg.vclock),
+      round: msg.round,
+      actor: msg.actor,
+    };
+    return out;
   }
 
   /** Sends the ring to two members now (what every interval does). */
@@ -356,12 +426,13 @@ class GossipRing extends GenServer {
         const self = this._kernel.self();
         const saved = this._native.readSaved({ id: self.id(), host: self.host(), port: self.port() });
         if (saved) {
-          this._saved = {
-            ring: () => ringFrom(saved.chash),
-            vclock: () => clockFrom(saved.vclock),
+          this._offline = {
+            chash: saved.chash,
+            vclock: saved.vclock,
             actor: saved.actor ?? null,
             ringID: saved.ringId ?? null,
           };
+          this._seed = SET;
         }
       }
     } catch (e) {
@@ -395,28 +466,88 @@ class GossipRing extends GenServer {
     return this._native;
   }
 
-  /** Builds the engine ring on the (listening) kernel; throws on failure. */
-  _attach(ringID, command = false) {
+  /**
+   * Builds the engine ring on the (listening) kernel, from the state held
+   * while not attached; throws on failure. Tells waiting command servers.
+   */
+  _attach(ringID) {
     const self = this._kernel.self();
     this._native.start(
       { id: self.id(), host: self.host(), port: self.port() },
       ringID,
-      command,
+      this._seedState(),
       this._dispatch
     );
     this._native.setSendEvents(this.listenerCount("send") > 0);
     this._state = RUNNING;
+    this._pendingID = null;
     this._id = this._native.ringId() ?? ringID;
+    if (this._paused) this._native.pause();
     this._kernel.on("_stop", this._onKernelStop);
+    this.emit(ATTACHED);
+  }
+
+  /**
+   * A cluster node's start, which attaches the ring itself once its kernel
+   * listens: until then `ringID()` answers `ringID`, as after `start`.
+   */
+  _expectStart(ringID) {
+    if (this._state !== IDLE) return;
+    this._state = WAITING;
+    this._pendingID = ringID;
+    this._id = ringID;
+  }
+
+  /** The ring id a waiting start joins (`fallback` when none waits). */
+  _startingID(fallback) {
+    return this._state === WAITING ? this._pendingID : fallback;
+  }
+
+  /** Forgets a start still waiting for its kernel. */
+  _abandonStart() {
+    if (this._state !== WAITING) return;
+    if (this._onKernelReady !== null) this._kernel.removeListener("_ready", this._onKernelReady);
+    this._onKernelReady = null;
+    this._pendingID = null;
+    this._state = IDLE;
+  }
+
+  /** The state `start` begins with, for the engine (undefined: its own). */
+  _seedState() {
+    const o = this._offline;
+    if (this._seed === INITIAL && o.chash === null && o.vclock === null && o.ringID === null) return undefined;
+    return {
+      chash: o.chash ?? ringText(this._offlineRing()),
+      vclock: o.vclock ?? "{}",
+      actor: o.actor ?? undefined,
+      ringId: o.ringID ?? undefined,
+      savedFirst: this._seed === INITIAL,
+    };
+  }
+
+  /** The ring held while not attached: this node alone unless set. */
+  _offlineRing() {
+    if (this._offline.chash !== null) return ringFrom(this._offline.chash);
+    return new CHash(this._opts.rfactor, this._opts.pfactor).insert(this._kernel.self());
+  }
+
+  /** A setter: the engine replaces the part, or the start will begin with it. */
+  _set(parts) {
+    if (this._attached()) {
+      this._native.replace({ setRingId: false, ...parts });
+      return;
+    }
+    const o = this._offline;
+    if (parts.chash !== undefined) o.chash = parts.chash;
+    if (parts.vclock !== undefined) o.vclock = parts.vclock;
+    if (parts.actor !== undefined) o.actor = parts.actor;
+    if (parts.setRingId) o.ringID = parts.ringId ?? null;
+    this._seed = SET;
   }
 
   /** Leaves; `stopKernel` also stops the engine kernel at once (a cluster's stop). */
   _stop(force, stopKernel) {
-    if (this._state === WAITING) {
-      this._kernel.removeListener("_ready", this._onKernelReady);
-      this._onKernelReady = null;
-      this._state = IDLE;
-    }
+    this._abandonStart();
     if (this._state !== RUNNING) {
       if (this._state === IDLE) process.nextTick(() => this.emit("stop"));
       return this;
@@ -428,18 +559,17 @@ class GossipRing extends GenServer {
     return this;
   }
 
-  /** Keeps the last state for the reads, then lets the engine ring go. */
+  /** Keeps the last state for the reads (and a later start), then lets the engine ring go. */
   _detach() {
     if (!this._attached()) return;
     try {
-      const ring = this._native.ring();
-      const vclock = this._native.vclock();
-      this._saved = {
-        ring: () => ringFrom(ring),
-        vclock: () => clockFrom(vclock),
+      this._offline = {
+        chash: this._native.ring(),
+        vclock: this._native.vclock(),
         actor: this._native.actor() ?? null,
         ringID: this._native.ringId() ?? null,
       };
+      this._seed = INITIAL;
     } catch (err) {
       // Already let go by the engine (stopped): keep the previous state.
       debug(`gossip detach: ${err.message}`);
@@ -526,6 +656,22 @@ class GossipRing extends GenServer {
   }
 }
 
+/**
+ * Last-write-wins between two rings (the original's conflict rule, the one
+ * the engine follows): `state2` when `clock2` holds a later insert time
+ * than any of `clock1`'s, else `state1` (ties keep the first).
+ */
+GossipRing.LWW = function LWW(state1, clock1, state2, clock2) {
+  return native.gossipRemoteWins(clockText(clock1, "clock1"), clockText(clock2, "clock2")) ? state2 : state1;
+};
+
+/** The rounds a change of `ring` travels: 0 empty, 1 for one node, else ceil(log2(nodes)). */
+GossipRing.maxMsgRound = function maxMsgRound(ring) {
+  if (!isRing(ring)) throw new TypeError("ring must be a CHash");
+  return native.gossipRounds(ring.numberNodes());
+};
+
 GossipRing.options = gossipOptions;
+GossipRing.ATTACHED = ATTACHED;
 
 module.exports = GossipRing;

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::reassembly::{chunk_bytes, Chunk, Piece, Reassembly, Unreadable};
+use super::reassembly::{chunk_bytes, Chunk, Piece, Reassembly, StreamGauge, Unreadable};
 use super::route::{route, Arrival, Content, Tables, Unparsable};
 use super::{Answer, Dropped, Effect, Origin};
 use crate::wire::{self, FrameType, Incoming, Sender, Signer};
@@ -32,6 +32,13 @@ impl<R> Inbound<R> {
         Inbound {
             streams: Reassembly::new(max_stream_bytes, stream_timeout),
         }
+    }
+
+    /// Counts this connection's partly received streams into `gauge` too
+    /// (the kernel's, shared by its connections).
+    pub(crate) fn counting(mut self, gauge: std::sync::Arc<StreamGauge>) -> Self {
+        self.streams = self.streams.counting(gauge);
+        self
     }
 
     /// What becomes of one frame (delimiter removed) received at `now`.

@@ -39,6 +39,7 @@ mod sim;
 
 pub(crate) use inbound::{Context, Inbound};
 pub(crate) use pending::{Call, PendingCalls};
+pub(crate) use reassembly::StreamGauge;
 pub(crate) use route::{refusal, route, Arrival, Content, Tables};
 pub(crate) use targets::{Handle, Registration, Targets};
 pub(crate) use writer::Writer;

@@ -5,6 +5,7 @@
 //! answered with an error rather than left to its timeout.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -57,6 +58,38 @@ pub(crate) struct Piece<'a, R> {
     pub(crate) error: Option<Value>,
 }
 
+/// The streamed bodies partly received, per target, over every connection
+/// of a kernel: what a server's `idle()` asks about. The rules here only
+/// count into it; they never read it.
+#[derive(Debug, Default)]
+pub(crate) struct StreamGauge(Mutex<HashMap<String, usize>>);
+
+impl StreamGauge {
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        // One map operation per critical section.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn open(&self, target: &str) {
+        *self.counts().entry(target.to_owned()).or_default() += 1;
+    }
+
+    fn close(&self, target: &str) {
+        let mut counts = self.counts();
+        if let Some(n) = counts.get_mut(target) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(target);
+            }
+        }
+    }
+
+    /// Streams to `target` partly received now.
+    pub(crate) fn count(&self, target: &str) -> usize {
+        self.counts().get(target).copied().unwrap_or(0)
+    }
+}
+
 /// The streams of one connection. `R` is the way back to a sender (see
 /// [`Origin`]).
 #[derive(Debug)]
@@ -66,6 +99,7 @@ pub(crate) struct Reassembly<R> {
     bytes: usize,
     limit: usize,
     timeout: Duration,
+    gauge: Option<Arc<StreamGauge>>,
 }
 
 impl<R> Reassembly<R> {
@@ -77,7 +111,14 @@ impl<R> Reassembly<R> {
             bytes: 0,
             limit,
             timeout,
+            gauge: None,
         }
+    }
+
+    /// Counts the streams begun and ended into `gauge` too.
+    pub(crate) fn counting(mut self, gauge: Arc<StreamGauge>) -> Self {
+        self.gauge = Some(gauge);
+        self
     }
 
     /// Adds a frame of a stream; the first one of a stream starts it at
@@ -116,6 +157,9 @@ impl<R> Reassembly<R> {
             // A stream of one chunk.
             None if done => (target, from, bytes.to_vec()),
             None => {
+                if let Some(gauge) = &self.gauge {
+                    gauge.open(&target);
+                }
                 let started = Partial {
                     target,
                     from,
@@ -167,6 +211,11 @@ impl<R> Reassembly<R> {
     /// Drops every stream (the connection ended): how many there were.
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.partials.len();
+        if let Some(gauge) = &self.gauge {
+            for p in self.partials.values() {
+                gauge.close(&p.target);
+            }
+        }
         self.partials.clear();
         self.bytes = 0;
         n
@@ -175,6 +224,9 @@ impl<R> Reassembly<R> {
     fn remove(&mut self, id: &str) -> Option<Partial<R>> {
         let p = self.partials.remove(id)?;
         self.bytes -= p.body.len();
+        if let Some(gauge) = &self.gauge {
+            gauge.close(&p.target);
+        }
         Some(p)
     }
 }
@@ -293,6 +345,33 @@ mod tests {
         assert_eq!(to.tag.as_deref(), Some("t"));
         assert_eq!(error["message"], "Stream timed out.");
         assert_eq!(r.clear(), 1, "the younger stream is still there");
+    }
+
+    #[test]
+    fn the_gauge_counts_streams_partly_received_per_target() {
+        let now = Instant::now();
+        let gauge = Arc::new(StreamGauge::default());
+        let mut a = Reassembly::new(100, T).counting(gauge.clone());
+        let mut b = Reassembly::new(4, T).counting(gauge.clone());
+        a.add(piece("s1", None, b"ab", false), now);
+        a.add(piece("s2", None, b"ab", false), now);
+        b.add(piece("s3", None, b"ab", false), now);
+        a.add(piece("one", None, b"ab", true), now);
+        assert_eq!(
+            gauge.count("srv"),
+            3,
+            "a stream of one chunk is never partial"
+        );
+        a.add(piece("s1", None, b"cd", true), now);
+        assert_eq!(gauge.count("srv"), 2, "ended");
+        b.add(piece("s3", None, b"too long", false), now);
+        assert_eq!(gauge.count("srv"), 1, "dropped past the limit");
+        b.add(piece("s4", None, b"ab", false), now);
+        assert_eq!(b.expire(now + T + Duration::from_millis(1)).len(), 1);
+        assert_eq!(gauge.count("srv"), 1, "expired");
+        assert_eq!(a.clear(), 1);
+        assert_eq!(gauge.count("srv"), 0, "the connection ended");
+        assert!(gauge.counts().is_empty(), "no entry kept for a target at 0");
     }
 
     #[test]

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, oneshot, watch};
 
-use super::core::{Call, PendingCalls, Registration, Tables, Targets, Writer};
+use super::core::{Call, PendingCalls, Registration, StreamGauge, Tables, Targets, Writer};
 use super::error::CallError;
 use super::fast_hash::FastMap;
 use super::foreign::InboundHook;
@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     targets: RwLock<Targets<Target>>,
     pending: Mutex<PendingCalls<Waiter>>,
     pub(crate) skips: SkipLog,
+    /// Streams partly received, per target, over every accepted connection.
+    pub(crate) streams: Arc<StreamGauge>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) runtime: tokio::runtime::Handle,
     pub(crate) inbound_hook: Mutex<Option<InboundHook>>,
@@ -70,6 +72,7 @@ impl Inner {
             targets: RwLock::default(),
             pending: Mutex::new(PendingCalls::new(opts.max_pending)),
             skips: SkipLog::default(),
+            streams: Arc::default(),
             shutdown: watch::channel(false).0,
             runtime: tokio::runtime::Handle::current(),
             inbound_hook: Mutex::new(None),
@@ -249,6 +252,12 @@ impl Kernel {
     /// Every later drop, as it happens.
     pub fn subscribe_skips(&self) -> broadcast::Receiver<Skip> {
         self.inner.skips.subscribe()
+    }
+
+    /// Streamed messages to the local target `name` partly received now,
+    /// over every accepted connection (a server is idle at 0).
+    pub fn streams_in_flight(&self, name: &str) -> usize {
+        self.inner.streams.count(name)
     }
 
     /// Calls awaiting a reply.

@@ -79,9 +79,10 @@ pub unsafe extern "C" fn notp_cluster_start(
 }
 
 /// Stops the node as the original's stop does: unregisters the ring
-/// callbacks, leaves the ring (telling two members, so the others drop this
-/// node), saves the state to the flush path if one is set, and stops the
-/// kernel (as notp_kernel_stop()). Once it returns no ring callback of this
+/// callbacks, saves the ring it has and its ring id to the flush path if
+/// one is set (so a restart resumes them), leaves the ring (telling two
+/// members, so the others drop this node), and stops the kernel (as
+/// notp_kernel_stop()). Once it returns no ring callback of this
 /// node runs any more (not even for this leave) and its user data may be
 /// released; called inside one of them, that run finishes and no other
 /// starts. Later changes (meet, insert, ...) fail with NOTP_ERR_STOPPED;

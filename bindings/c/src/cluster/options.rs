@@ -28,8 +28,8 @@ pub struct CClusterOptions {
     pub kernel: CKernelOptions,
     /// Virtual nodes per node inserted without a weight (default 3).
     pub rfactor: u32,
-    /// Neighbours notp_cluster_find() adds to a key's owner when no size
-    /// is given (default 2).
+    /// Neighbours notp_cluster_find() and notp_cluster_range() add to a
+    /// key's owner when no size is given (default 2).
     pub pfactor: u32,
     /// Gossip period in milliseconds: every period the node sends its ring
     /// to two members and retries unfinished meets (default 1000).

@@ -118,10 +118,10 @@ pub unsafe extern "C" fn notp_cluster_vclock(
     }
 }
 
-/// The nodes that hold `key` (`key_len` bytes): its owner, then the
-/// owner's `size` successors (0 or negative: the ring's pfactor), as the
-/// original's `find(key, size)`. Release the list with
-/// notp_node_list_free().
+/// The `size` nodes that hold `key` (`key_len` bytes), at most every node
+/// (0 or negative: pfactor + 1, as notp_cluster_range()): its owner, then
+/// the owner's successors, as the original's `find(key, size)`. Release
+/// the list with notp_node_list_free().
 #[no_mangle]
 pub unsafe extern "C" fn notp_cluster_find(
     cluster: *const ClusterHandle,

@@ -16,7 +16,16 @@
 //! stopped node leaves nothing that keeps Node alive.
 //!
 //! Reads (`ring`, `vclock`, …) copy the engine's state under its lock: a
-//! fresh snapshot per call, never a round trip through a task.
+//! fresh snapshot per call, never a round trip through a task. Setters
+//! hand the engine a replacement, taken in one step
+//! ([`GossipRing::replace`]).
+//!
+//! The command server is served by the engine under the name JavaScript's
+//! `CommandServer.start(name)` gives, on this ring; its methods run
+//! commands through the engine's dispatcher ([`NativeGossip::run_command`]).
+//! The protocol's rules for the statics live in [`rules`].
+
+mod rules;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,11 +35,12 @@ use napi::bindgen_prelude::{Env, Function, Uint8ArraySlice};
 use napi::JsValue;
 use napi_derive::napi;
 use notp::cluster::{
-    Attach, ClusterError, ClusterNode, GossipEvent, GossipEvents, GossipRing, Restore, SavedState,
+    command, Attach, ClusterError, ClusterNode, GossipEvent, GossipEvents, GossipRing, Replacement,
+    Restore, SavedState,
 };
 use notp::gossip::GossipOptions;
 use notp::wire::js_json;
-use notp::{Node, TrimOptions};
+use notp::{CHash, Node, TrimOptions, VectorClock};
 use tokio::sync::Notify;
 
 use crate::convert::{invalid_arg, to_bound};
@@ -109,6 +119,42 @@ pub struct SavedRing {
     pub vclock: String,
 }
 
+/// A state for a starting ring (see [`NativeGossip::start`]), rings and
+/// clocks as JSON text.
+#[napi(object)]
+pub struct SeedState {
+    pub chash: String,
+    pub vclock: String,
+    pub actor: Option<String>,
+    pub ring_id: Option<String>,
+    /// A state saved at the flush path wins over this one (this one is
+    /// only the ring's initial state, from its constructor).
+    pub saved_first: bool,
+}
+
+impl SeedState {
+    fn to_saved(&self) -> napi::Result<SavedState> {
+        Ok(SavedState {
+            ring_id: self.ring_id.clone(),
+            actor: self.actor.clone(),
+            ring: CHash::from_json(&self.chash).map_err(crate::convert::engine_error)?,
+            clock: VectorClock::from_json(&self.vclock).map_err(crate::convert::engine_error)?,
+        })
+    }
+}
+
+/// Parts of the state to replace on a running ring (the setters); absent
+/// parts stay.
+#[napi(object)]
+pub struct StateParts {
+    pub chash: Option<String>,
+    pub vclock: Option<String>,
+    pub actor: Option<String>,
+    /// Replace the ring id with `ring_id` (absent: leave the ring id unset).
+    pub set_ring_id: bool,
+    pub ring_id: Option<String>,
+}
+
 struct Attached {
     node: ClusterNode,
     events: Arc<GossipEvents>,
@@ -117,6 +163,8 @@ struct Attached {
     taken: Arc<Notify>,
     /// The end of the events (`STOP`) went to JavaScript.
     stop_told: bool,
+    /// Names the command server is served under on this ring.
+    commands: Vec<String>,
 }
 
 /// Owns one gossip ring: attached to a kernel between `start` and
@@ -124,9 +172,6 @@ struct Attached {
 #[napi]
 pub struct NativeGossip {
     opts: GossipOptions,
-    /// State JavaScript read before `start` (`readSaved`), which the start
-    /// restores rather than reading the file again.
-    saved: Option<Option<SavedState>>,
     attached: Option<Attached>,
 }
 
@@ -237,24 +282,25 @@ impl NativeGossip {
             .map_err(|e| napi::Error::new(napi::Status::InvalidArg, e.to_string()))?;
         Ok(NativeGossip {
             opts,
-            saved: None,
             attached: None,
         })
     }
 
     /// Attaches the ring to the running kernel at `kernel` with the
-    /// engine's start sequence: restores the saved state (the one
-    /// `readSaved` read, else the flush path's; a saved ring with another
-    /// id is an error), resumes it or joins ring `ring_id`, and starts the
-    /// command server when `command` is set. `dispatch(text)` then receives
-    /// the wake-ups of the ring's events.
+    /// engine's start sequence: restores a state (a saved ring with
+    /// another id is an error), resumes it or joins ring `ring_id`.
+    /// Without `seed`, the state saved at the flush path, if any; with one,
+    /// `seed` (JavaScript's loaded or set state), or with
+    /// `seed.saved_first` the saved state when there is one, else `seed`.
+    /// `dispatch(text)` then receives the wake-ups of the ring's events.
+    /// The command server is JavaScript's to start ([`Self::serve_commands`]).
     #[napi(catch_unwind)]
     pub fn start(
         &mut self,
         env: Env,
         kernel: KernelAddress,
         ring_id: String,
-        command: bool,
+        seed: Option<SeedState>,
         dispatch: Function<'_>,
     ) -> napi::Result<()> {
         if self.attached.is_some() {
@@ -267,17 +313,28 @@ impl NativeGossip {
             .map_err(|_| invalid_arg("port", "must be from 0 to 65535"))?;
         let engine = running_kernel(&kernel.id, &kernel.host, port)
             .ok_or_else(|| napi::Error::from_reason("the kernel is not running"))?;
+        let restore = match seed {
+            None => Restore::FromFlushPath,
+            Some(seed) => {
+                let saved = if seed.saved_first {
+                    SavedState::read(&self.opts, engine.node()).map_err(|e| refusal(e.into()))?
+                } else {
+                    None
+                };
+                Restore::Read(Some(match saved {
+                    Some(saved) => saved,
+                    None => seed.to_saved()?,
+                }))
+            }
+        };
         let _context = rt.enter();
         let gossip = GossipRing::new(&engine, self.opts.clone());
         // Before anything can happen: JavaScript may listen already.
         let events = Arc::new(gossip.subscribe());
         events.want_sends(false);
         let how = Attach {
-            command_server: command,
-            restore: self
-                .saved
-                .take()
-                .map_or(Restore::FromFlushPath, Restore::Read),
+            command_server: false,
+            restore,
         };
         let node = ClusterNode::attach_ring(gossip, &ring_id, how).map_err(refusal)?;
         let session = Arc::new(Session::default());
@@ -306,6 +363,7 @@ impl NativeGossip {
             session,
             taken,
             stop_told: false,
+            commands: Vec::new(),
         });
         Ok(())
     }
@@ -345,13 +403,15 @@ impl NativeGossip {
         }
     }
 
-    /// Stops the ring as the engine does ([`ClusterNode::detach`]: leaves,
-    /// saves the state that leaves behind, stops for good); with
+    /// Stops the command servers, then the ring as the engine does
+    /// ([`ClusterNode::detach`]: saves the ring it has, stops for good,
+    /// leaves); with
     /// `stop_kernel` also stops the engine kernel ([`ClusterNode::stop`]).
     /// The ring's last events follow (`leave` and `close` when it was in a
     /// ring), then `STOP`.
     #[napi(catch_unwind)]
-    pub fn stop(&self, stop_kernel: bool) -> napi::Result<()> {
+    pub fn stop(&mut self, stop_kernel: bool) -> napi::Result<()> {
+        self.stop_commands(None)?;
         let node = &self.attached()?.node;
         let rt = runtime().map_err(napi::Error::from_reason)?;
         let _context = rt.enter();
@@ -461,7 +521,7 @@ impl NativeGossip {
         self.change(GossipRing::poll)
     }
 
-    /// The owner of `key` and its `size` successors (negative: pfactor).
+    /// `size` nodes holding `key`, its owner first (negative: pfactor + 1).
     #[napi(catch_unwind)]
     pub fn find(&self, key: String, size: f64) -> napi::Result<Vec<NodeFields>> {
         self.lookup(key.as_bytes(), size, |g, k, n| g.find(k, n))
@@ -504,10 +564,11 @@ impl NativeGossip {
     }
 
     /// Reads the state saved at the flush path without a kernel (a ring
-    /// loaded before its node starts), for node `me`, and keeps it for
-    /// `start`. `null` when there is no flush path or no file.
+    /// loaded before its node starts), for node `me`; JavaScript hands it
+    /// back to `start` as its seed, so the file is read once. `null` when
+    /// there is no flush path or no file.
     #[napi(catch_unwind)]
-    pub fn read_saved(&mut self, me: KernelAddress) -> napi::Result<Option<SavedRing>> {
+    pub fn read_saved(&self, me: KernelAddress) -> napi::Result<Option<SavedRing>> {
         let me = make_node(me.id, me.host, me.port)?;
         let saved = SavedState::read(&self.opts, &me).map_err(|e| refusal(e.into()))?;
         let answer = saved.as_ref().map(|s| SavedRing {
@@ -516,8 +577,104 @@ impl NativeGossip {
             chash: s.ring.to_json(),
             vclock: s.clock.to_json(),
         });
-        self.saved = Some(saved);
         Ok(answer)
+    }
+
+    /// Replaces parts of the running ring's state at once (the setters;
+    /// see [`GossipRing::replace`]).
+    #[napi(catch_unwind)]
+    pub fn replace(&self, parts: StateParts) -> napi::Result<()> {
+        let engine = crate::convert::engine_error;
+        let with = Replacement {
+            ring: parts
+                .chash
+                .as_deref()
+                .map(CHash::from_json)
+                .transpose()
+                .map_err(engine)?,
+            clock: parts
+                .vclock
+                .as_deref()
+                .map(VectorClock::from_json)
+                .transpose()
+                .map_err(engine)?,
+            actor: parts.actor,
+            ring_id: parts.set_ring_id.then_some(parts.ring_id),
+        };
+        self.change(|g| g.replace(with))
+    }
+
+    /// Sends the ring now with `n` rounds left (`sendRing`).
+    #[napi(catch_unwind)]
+    pub fn send_ring(&self, n: u32) -> napi::Result<()> {
+        self.change(|g| g.send_ring(n))
+    }
+
+    /// Stops polling, flushing and taking ring messages until `resume`.
+    #[napi(catch_unwind)]
+    pub fn pause(&self) -> napi::Result<()> {
+        self.gossip()?.pause();
+        Ok(())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn resume(&self) -> napi::Result<()> {
+        self.gossip()?.unpause();
+        Ok(())
+    }
+
+    /// Whether no stream to the ring's server is partly received.
+    #[napi(catch_unwind)]
+    pub fn is_idle(&self) -> napi::Result<bool> {
+        Ok(self.gossip()?.is_idle())
+    }
+
+    /// Serves the command server under `name` on this ring; an error when
+    /// the name is taken on the kernel.
+    #[napi(catch_unwind)]
+    pub fn serve_commands(&mut self, name: String) -> napi::Result<()> {
+        let rt = runtime().map_err(napi::Error::from_reason)?;
+        let attached = self.attached.as_mut().ok_or_else(not_started)?;
+        if attached.commands.contains(&name) {
+            return Ok(());
+        }
+        let _context = rt.enter();
+        let node = &attached.node;
+        command::spawn_named(node.kernel(), node.gossip(), &name).map_err(|_| {
+            napi::Error::from_reason(format!("Kernel already has listener at id '{name}'"))
+        })?;
+        attached.commands.push(name);
+        Ok(())
+    }
+
+    /// Stops serving the command server under `name` (every name: `null`).
+    #[napi(catch_unwind)]
+    pub fn stop_commands(&mut self, name: Option<String>) -> napi::Result<()> {
+        let Some(attached) = self.attached.as_mut() else {
+            return Ok(());
+        };
+        let kernel = attached.node.kernel().clone();
+        attached.commands.retain(|served| {
+            let stop = name.as_deref().is_none_or(|n| n == served);
+            if stop {
+                kernel.unregister(served);
+            }
+            !stop
+        });
+        Ok(())
+    }
+
+    /// Runs command `event` with arguments `args` (JSON text) through the
+    /// engine's command dispatcher; the answer the CLI would get, as JSON
+    /// text.
+    #[napi(catch_unwind)]
+    pub fn run_command(&self, event: String, args: String) -> napi::Result<String> {
+        let gossip = self.gossip()?;
+        let args: serde_json::Value = serde_json::from_str(&args)
+            .map_err(|e| napi::Error::from_reason(format!("the arguments are not JSON: {e}")))?;
+        let rt = runtime().map_err(napi::Error::from_reason)?;
+        let _context = rt.enter();
+        Ok(command::answer(command::execute(gossip, &event, &args)).to_string())
     }
 }
 
